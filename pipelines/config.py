@@ -1,0 +1,88 @@
+"""Typed rule configuration, read once from config/rules.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pipelines.paths import RULES_FILE
+
+
+@dataclass(frozen=True)
+class Windows:
+    lookback_months: int
+    recent_months: int
+    period_months: int
+
+
+@dataclass(frozen=True)
+class AdultRule:
+    ed_visits: int
+    unplanned_stays: int
+    ed_measure: Literal["avoidable", "all"]
+
+
+@dataclass(frozen=True)
+class ChildRule:
+    ed_visits: int
+    unplanned_stays: int
+
+
+@dataclass(frozen=True)
+class Stays:
+    short_term_snf_days: int
+    transfer_gap_days: int
+    ed_fold_days: int
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    version: str
+    windows: Windows
+    adult_min_age: int
+    adult: AdultRule
+    child: ChildRule
+    stays: Stays
+    moderate_margin: int
+
+    def sql_params(self) -> dict[str, object]:
+        """Flat parameters the SQL models read as `getvariable('name')`."""
+        return {
+            "lookback_months": self.windows.lookback_months,
+            "recent_months": self.windows.recent_months,
+            "period_months": self.windows.period_months,
+            "adult_min_age": self.adult_min_age,
+            "adult_ed_visits": self.adult.ed_visits,
+            "adult_unplanned_stays": self.adult.unplanned_stays,
+            "adult_ed_measure": self.adult.ed_measure,
+            "child_ed_visits": self.child.ed_visits,
+            "child_unplanned_stays": self.child.unplanned_stays,
+            "short_term_snf_days": self.stays.short_term_snf_days,
+            "transfer_gap_days": self.stays.transfer_gap_days,
+            "ed_fold_days": self.stays.ed_fold_days,
+            "moderate_margin": self.moderate_margin,
+        }
+
+
+def parse_rules(raw: dict) -> RuleConfig:
+    adult = AdultRule(**raw["adult"])
+    if adult.ed_measure not in ("avoidable", "all"):
+        raise ValueError(f"adult.ed_measure must be 'avoidable' or 'all', got {adult.ed_measure!r}")
+    return RuleConfig(
+        version=raw["version"],
+        windows=Windows(**raw["windows"]),
+        adult_min_age=raw["age"]["adult_min_age"],
+        adult=adult,
+        child=ChildRule(**raw["child"]),
+        stays=Stays(**raw["stays"]),
+        moderate_margin=raw["tiers"]["moderate_margin"],
+    )
+
+
+@cache
+def load_rules(path: Path = RULES_FILE) -> RuleConfig:
+    with open(path, "rb") as f:
+        return parse_rules(tomllib.load(f))

@@ -1,0 +1,162 @@
+"""The landing-file contract (../shared/input_contract.md) as data.
+
+One place that the generator, the ingest, the quality suites and the README's contract table
+all read, so a column added here is added everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DType = Literal["string", "integer", "date", "decimal", "boolean"]
+
+# DuckDB types the raw layer stores each contract type as.
+DUCKDB_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "date": "DATE",
+    "decimal": "DECIMAL(18,2)",
+    "boolean": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: DType
+    required: bool = False
+    # Required only when another column has a value, e.g. bill_type when claim_type is
+    # institutional: (column, value).
+    required_when: tuple[str, str] | None = None
+    # Exact length for codes; `pad_to` left-pads digit strings that lost a leading zero.
+    length: int | None = None
+    pad_to: int | None = None
+    digits_only: bool = False
+    allowed: tuple[str, ...] | None = None
+    default_from: str | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class FileKind:
+    name: str
+    columns: tuple[Column, ...]
+    # Columns that identify a row; a second row with the same key is quarantined.
+    key: tuple[str, ...] = ()
+    optional: bool = False
+    description: str = ""
+    by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {c.name: c for c in self.columns})
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+_DIAGNOSES = tuple(
+    Column(f"diagnosis_code_{i}", "string", notes="ICD-10-CM without the dot")
+    for i in range(2, 13)
+)
+
+MEDICAL_CLAIMS = FileKind(
+    name="medical_claims",
+    description="One row per claim line, institutional and professional.",
+    key=("claim_id", "claim_line_number"),
+    columns=(
+        Column("claim_id", "string", required=True, notes="unique per claim version"),
+        Column("claim_line_number", "integer", required=True),
+        Column("member_id", "string", required=True),
+        Column("claim_type", "string", required=True, allowed=("institutional", "professional")),
+        Column(
+            "claim_frequency_code",
+            "string",
+            allowed=("1", "7", "8"),
+            notes="1 original (default), 7 replacement, 8 void",
+        ),
+        Column("original_claim_id", "string", notes="for 7 and 8: the claim replaced or voided"),
+        Column(
+            "bill_type",
+            "string",
+            required_when=("claim_type", "institutional"),
+            length=3,
+            digits_only=True,
+        ),
+        Column("revenue_code", "string", length=4, pad_to=4, digits_only=True),
+        Column(
+            "place_of_service",
+            "string",
+            required_when=("claim_type", "professional"),
+            length=2,
+            pad_to=2,
+            digits_only=True,
+        ),
+        Column("hcpcs_code", "string", length=5, notes="CPT/HCPCS"),
+        Column("service_from_date", "date", required=True),
+        Column("service_to_date", "date", default_from="service_from_date"),
+        Column("admission_date", "date"),
+        Column("discharge_date", "date"),
+        Column(
+            "admission_type_code",
+            "string",
+            allowed=("1", "2", "3", "4", "5", "9"),
+            notes="UB-04: 1 emergency, 2 urgent, 3 elective, 4 newborn, 5 trauma, 9 unknown",
+        ),
+        Column("discharge_status_code", "string", length=2, pad_to=2, digits_only=True),
+        Column("principal_diagnosis_code", "string", required=True),
+        *_DIAGNOSES,
+        Column("principal_procedure_code", "string", notes="ICD-10-PCS"),
+        Column("facility_npi", "string", length=10, digits_only=True),
+        Column("rendering_npi", "string", length=10, digits_only=True),
+        Column("paid_date", "date", notes="orders claim versions"),
+        Column("paid_amount", "decimal"),
+    ),
+)
+
+ELIGIBILITY = FileKind(
+    name="eligibility",
+    description="One row per enrollment span.",
+    key=("member_id", "enrollment_start_date"),
+    columns=(
+        Column("member_id", "string", required=True),
+        Column("enrollment_start_date", "date", required=True),
+        Column("enrollment_end_date", "date", notes="empty: still enrolled"),
+        Column("birth_date", "date", required=True),
+        Column("sex", "string", allowed=("F", "M", "U")),
+        Column("county", "string"),
+        Column("plan_code", "string"),
+        Column("aid_code", "string"),
+        Column("pcp_npi", "string", length=10, digits_only=True),
+        Column("death_date", "date"),
+        Column("in_ecm", "boolean"),
+        Column("hospice", "boolean"),
+        Column("pace", "boolean"),
+        Column("waiver_1915c", "boolean", notes="any 1915(c) waiver (MSSP, HCBA, ...)"),
+    ),
+)
+
+CARE_MANAGEMENT_STATUS = FileKind(
+    name="care_management_status",
+    description="Optional. One row per member status; the latest on or before the as-of date applies.",
+    key=("member_id", "status_date"),
+    optional=True,
+    columns=(
+        Column("member_id", "string", required=True),
+        Column("status", "string", required=True, allowed=("declined", "unreachable")),
+        Column("status_date", "date", required=True),
+    ),
+)
+
+FILE_KINDS: dict[str, FileKind] = {
+    k.name: k for k in (MEDICAL_CLAIMS, ELIGIBILITY, CARE_MANAGEMENT_STATUS)
+}
+
+
+def kind_of(file_name: str) -> FileKind | None:
+    """A landing file's kind comes from its name prefix (longest prefix wins)."""
+    for name in sorted(FILE_KINDS, key=len, reverse=True):
+        if file_name.startswith(name):
+            return FILE_KINDS[name]
+    return None

@@ -1,0 +1,84 @@
+"""The DuckDB warehouse: connections, the raw layer's tables, and running SQL files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+
+from pipelines.contract import DUCKDB_TYPES, FILE_KINDS, FileKind
+
+RAW_SCHEMA = "raw"
+
+# Lineage columns every raw row carries: which landed file and which data row of it (1-based,
+# the header is row 0), so any output can be traced back to the line a plan delivered.
+LINEAGE_COLUMNS = {
+    "_file_sha256": "VARCHAR NOT NULL",
+    "_source_file": "VARCHAR NOT NULL",
+    "_source_row": "BIGINT NOT NULL",
+    # Unknown extra columns are kept, not dropped: name -> original text.
+    "_extra": "MAP(VARCHAR, VARCHAR)",
+}
+
+QUARANTINE_DDL = f"""
+create table if not exists {RAW_SCHEMA}.quarantine (
+    file_sha256 varchar not null,
+    source_file varchar not null,
+    kind varchar not null,
+    source_row bigint not null,     -- 1-based data row; 0 for a file-level rejection
+    column_name varchar,
+    original_value varchar,
+    reason varchar not null,
+    row_json varchar                -- the whole original row, so nothing is lost
+)
+"""
+
+LEDGER_DDL = f"""
+create table if not exists {RAW_SCHEMA}.load_ledger (
+    file_sha256 varchar primary key,
+    source_file varchar not null,
+    kind varchar,
+    file_format varchar,
+    status varchar not null,        -- loaded | rejected
+    error varchar,
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_quarantined bigint not null,
+    loaded_at timestamp not null
+)
+"""
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def raw_table_ddl(kind: FileKind) -> str:
+    cols = [f"{c.name} {DUCKDB_TYPES[c.dtype]}" for c in kind.columns]
+    cols += [f"{name} {ddl}" for name, ddl in LINEAGE_COLUMNS.items()]
+    body = ",\n    ".join(cols)
+    return f"create table if not exists {RAW_SCHEMA}.{kind.name} (\n    {body}\n)"
+
+
+def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw layer (one table per landing kind, quarantine, ledger) if missing."""
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    for kind in FILE_KINDS.values():
+        con.execute(raw_table_ddl(kind))
+    con.execute(QUARANTINE_DDL)
+    con.execute(LEDGER_DDL)
+
+
+def set_variables(con: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> None:
+    """Expose parameters to SQL files as `getvariable('name')`."""
+    for name, value in params.items():
+        con.execute(f"set variable {name} = ?", [value])
+
+
+def run_sql_file(
+    con: duckdb.DuckDBPyConnection, path: Path, params: Mapping[str, object] | None = None
+) -> None:
+    if params:
+        set_variables(con, params)
+    con.execute(path.read_text())
