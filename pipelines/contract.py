@@ -57,8 +57,7 @@ class FileKind:
 
 
 _DIAGNOSES = tuple(
-    Column(f"diagnosis_code_{i}", "string", notes="ICD-10-CM without the dot")
-    for i in range(2, 13)
+    Column(f"diagnosis_code_{i}", "string", notes="ICD-10-CM without the dot") for i in range(2, 13)
 )
 
 MEDICAL_CLAIMS = FileKind(

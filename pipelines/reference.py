@@ -52,8 +52,9 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
     for cl in code_lists().values():
         df = read_code_list(cl.name)  # noqa: F841 - read by DuckDB's replacement scan
         con.execute(f"create or replace table {REF_SCHEMA}.{cl.name} as select * from df")
-        versions.append({"code_list": cl.name, "file": cl.path.name, "source": cl.source,
-                         "version": cl.version})
+        versions.append(
+            {"code_list": cl.name, "file": cl.path.name, "source": cl.source, "version": cl.version}
+        )
     versions_df = pl.DataFrame(versions)  # noqa: F841
     con.execute(
         f"create or replace table {REF_SCHEMA}.code_list_versions as select * from versions_df"

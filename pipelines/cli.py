@@ -1,0 +1,90 @@
+"""Command line: `python -m pipelines run --as-of YYYY-MM-DD --landing DIR --out DIR --warehouse PATH`.
+
+Runs the same Dagster job the nightly schedule runs, in this process, and exits non-zero when
+any step or blocking check fails. Users' scripts call this: keep the flags stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.defs import build_definitions
+from pipelines.defs.jobs import NIGHTLY_JOB
+from pipelines.defs.resources import PipelineSettings
+
+
+def _date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the nightly job for one as-of date")
+    run.add_argument("--as-of", type=_date, required=True, help="as-of date, YYYY-MM-DD")
+    run.add_argument("--landing", type=Path, required=True, help="folder of landing files")
+    run.add_argument("--out", type=Path, required=True, help="folder for publications")
+    run.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _instance() -> dg.DagsterInstance:
+    """The persistent instance when DAGSTER_HOME is set (run history in the UI)."""
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.landing.is_dir():
+        print(f"error: landing folder not found: {args.landing}", file=sys.stderr)
+        return 2
+    settings = PipelineSettings(
+        landing_dir=str(args.landing.resolve()),
+        output_dir=str(args.out.resolve()),
+        warehouse_path=str(args.warehouse.resolve()),
+    )
+    job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB)
+    with _instance() as instance:
+        result = job.execute_in_process(
+            partition_key=args.as_of,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+        )
+    failed = [e for e in result.all_events if e.is_failure]
+    failed_checks = [
+        e.asset_check_evaluation_data.asset_check_key.to_user_string()
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.asset_check_evaluation_data.passed
+    ]
+    if result.success and not failed_checks:
+        print(f"run {result.run_id} succeeded for as-of {args.as_of}")
+        print(f"  warehouse: {settings.warehouse}")
+        print(f"  publications: {settings.output}")
+        return 0
+    print(f"run {result.run_id} FAILED for as-of {args.as_of}", file=sys.stderr)
+    for name in failed_checks:
+        print(f"  failed check: {name}", file=sys.stderr)
+    for event in failed:
+        print(f"  failed step: {event.step_key}: {event.message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return run(args)
+    return 2  # pragma: no cover - argparse requires a command

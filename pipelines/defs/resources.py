@@ -1,0 +1,59 @@
+"""Resources: where tonight's files land, where the warehouse and publications live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.paths import ROOT, SAMPLE_DIR
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """Paths of one deployment. Defaults run the shipped sample from the repo root."""
+
+    landing_dir: str = str(SAMPLE_DIR)
+    output_dir: str = str(ROOT / "out")
+    warehouse_path: str = str(ROOT / "warehouse" / "ecm.duckdb")
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.landing_dir)
+
+    @property
+    def output(self) -> Path:
+        return Path(self.output_dir)
+
+    @property
+    def warehouse(self) -> Path:
+        return Path(self.warehouse_path)
+
+
+def settings_from_env() -> PipelineSettings:
+    """Settings for `dagster dev` and the schedule: ECM_* environment variables override."""
+    defaults = PipelineSettings()
+    return PipelineSettings(
+        landing_dir=os.environ.get("ECM_LANDING_DIR", defaults.landing_dir),
+        output_dir=os.environ.get("ECM_OUTPUT_DIR", defaults.output_dir),
+        warehouse_path=os.environ.get("ECM_WAREHOUSE", defaults.warehouse_path),
+    )
+
+
+def duckdb_config() -> dict[str, object]:
+    """DuckDB limits: spill to disk instead of dying on a large night."""
+    return {
+        "memory_limit": os.environ.get("ECM_DUCKDB_MEMORY_LIMIT", "6GB"),
+        "threads": int(os.environ.get("ECM_DUCKDB_THREADS", os.cpu_count() or 2)),
+    }
+
+
+def make_resources(settings: PipelineSettings) -> dict[str, object]:
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "settings": settings,
+        "duckdb": DuckDBResource(
+            database=str(settings.warehouse), connection_config=duckdb_config()
+        ),
+    }
