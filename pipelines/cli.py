@@ -1,4 +1,4 @@
-"""Command line: `python -m pipelines run --as-of YYYY-MM-DD --landing DIR --out DIR --warehouse PATH`.
+"""Command line: `python -m pipelines run --as-of DATE --landing DIR --out DIR --warehouse PATH`.
 
 Runs the same Dagster job the nightly schedule runs, in this process, and exits non-zero when
 any step or blocking check fails. Users' scripts call this: keep the flags stable.

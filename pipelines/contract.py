@@ -138,7 +138,9 @@ ELIGIBILITY = FileKind(
 
 CARE_MANAGEMENT_STATUS = FileKind(
     name="care_management_status",
-    description="Optional. One row per member status; the latest on or before the as-of date applies.",
+    description=(
+        "Optional. One row per member status; the latest on or before the as-of date applies."
+    ),
     key=("member_id", "status_date"),
     optional=True,
     columns=(
