@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -82,3 +84,20 @@ def run_sql_file(
     if params:
         set_variables(con, params)
     con.execute(path.read_text())
+
+
+def publish_warehouse(con: duckdb.DuckDBPyConnection, work: Path, analysts: Path) -> int:
+    """Replace the analysts' database with a copy of the run's, atomically.
+
+    DuckDB allows one writer process or many readers, never both. So the run writes its own
+    file and, once it succeeded, copies it beside the analysts' file and renames it over it.
+    A reader that has the old file open keeps reading it (the old inode lives until closed);
+    the next connection sees the new night. Returns the bytes copied.
+    """
+    con.execute("checkpoint")
+    analysts.parent.mkdir(parents=True, exist_ok=True)
+    tmp = analysts.with_name(f".{analysts.name}.tmp")
+    shutil.copyfile(work, tmp)
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, analysts)
+    return analysts.stat().st_size

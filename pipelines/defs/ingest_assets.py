@@ -1,7 +1,5 @@
 """Ingest: tonight's landing files into the raw layer, and the checks that gate the rules."""
 
-from __future__ import annotations
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 

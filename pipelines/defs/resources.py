@@ -28,7 +28,13 @@ class PipelineSettings(dg.ConfigurableResource):
 
     @property
     def warehouse(self) -> Path:
+        """The analysts' database: replaced whole, atomically, after a successful run."""
         return Path(self.warehouse_path)
+
+    @property
+    def work_warehouse(self) -> Path:
+        """The run's own database (one writer); analysts never open it."""
+        return self.warehouse.with_suffix(".work.duckdb")
 
 
 def settings_from_env() -> PipelineSettings:
@@ -54,6 +60,6 @@ def make_resources(settings: PipelineSettings) -> dict[str, object]:
     return {
         "settings": settings,
         "duckdb": DuckDBResource(
-            database=str(settings.warehouse), connection_config=duckdb_config()
+            database=str(settings.work_warehouse), connection_config=duckdb_config()
         ),
     }

@@ -1,0 +1,153 @@
+"""Publication: tables, the blocking quality gates on them, then files, report and warehouse.
+
+Order matters: `publication_tables` builds publish.* in the run's warehouse; its checks are
+blocking, so `publication` (the files, the manifest, the `latest` pointer and the analysts'
+warehouse) never runs after a failed suite, and the previous publication stays in place.
+"""
+
+import datetime as dt
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.config import load_rules
+from pipelines.defs.partitions import as_of_partitions
+from pipelines.defs.resources import PipelineSettings
+from pipelines.measures import TIERS
+from pipelines.paths import SQL_DIR
+from pipelines.publish import (
+    build_publication_tables,
+    record_history,
+    write_publication,
+)
+from pipelines.quality import validate
+from pipelines.report import render_report
+from pipelines.warehouse import publish_warehouse
+
+MARTS = [
+    dg.AssetKey(["marts", name])
+    for name in ("fct_candidates", "fct_evidence", "fct_exclusions", "fct_member_measures")
+]
+CHECKS_SQL = SQL_DIR / "checks"
+
+
+def _as_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> dt.date:
+    return dt.date.fromisoformat(context.partition_key)
+
+
+@dg.asset(
+    group_name="publish",
+    kinds={"duckdb"},
+    deps=MARTS,
+    partitions_def=as_of_partitions,
+    description="publish.* tables: tonight's candidates with new / continuing / returning, "
+    "their evidence, exclusions, and who dropped off since the previous publication.",
+)
+def publication_tables(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    with duckdb.get_connection() as con:
+        build_publication_tables(con, _as_of(context))
+        counts = dict(
+            con.execute(
+                "select change_status, count(*) from publish.pub_candidates group by all"
+            ).fetchall()
+        )
+        dropped = con.execute("select count(*) from publish.pub_dropped").fetchall()[0][0]
+    return dg.MaterializeResult(
+        metadata={**{f"candidates_{k}": v for k, v in sorted(counts.items())}, "dropped": dropped}
+    )
+
+
+def _validation_dir(settings: PipelineSettings, context: dg.AssetCheckExecutionContext):
+    return settings.output / "validation" / context.partition_key / context.run.run_id
+
+
+@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+def candidates_suite(
+    context: dg.AssetCheckExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
+) -> dg.AssetCheckResult:
+    """GX suite expectations/pub_candidates.json over tonight's candidate list."""
+    with duckdb.get_connection() as con:
+        frame = con.execute("select * from publish.pub_candidates").df()
+    result_dir = _validation_dir(settings, context)
+    summary = validate("pub_candidates", frame, result_dir=result_dir)
+    return dg.AssetCheckResult(
+        passed=summary.success,
+        metadata={
+            "rows": summary.rows,
+            "failed_expectations": dg.MetadataValue.json(summary.failed),
+            "result": dg.MetadataValue.path(str(result_dir / "pub_candidates.json")),
+        },
+    )
+
+
+@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+def every_flag_has_evidence(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    """Every listed member has evidence, and each member's counted events in the evidence
+    equal the counts on the list (the evidence is the count, itemized)."""
+    with duckdb.get_connection() as con:
+        rows = con.execute((CHECKS_SQL / "evidence_matches_counts.sql").read_text()).fetchall()
+    return dg.AssetCheckResult(
+        passed=not rows,
+        metadata={
+            "members_failing": len(rows),
+            "problems": dg.MetadataValue.json(sorted({problem for _, problem in rows})),
+        },
+    )
+
+
+@dg.asset(
+    group_name="publish",
+    kinds={"parquet"},
+    deps=[publication_tables],
+    partitions_def=as_of_partitions,
+    description="Parquet and CSV lists, manifest and run report under <out>/<as_of>, moved "
+    "into place atomically; `latest` moves only after success; the analysts' warehouse is "
+    "replaced by tonight's.",
+)
+def publication(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    as_of = _as_of(context)
+    run_id = context.run.run_id
+    rules = load_rules()
+    with duckdb.get_connection() as con:
+        versions = dict(
+            con.execute("select code_list, version from ref.code_list_versions").fetchall()
+        )
+        ledger = con.execute(
+            "select count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0)"
+            " from raw.load_ledger"
+        ).fetchall()[0]
+        report = render_report(
+            con,
+            as_of=as_of,
+            run_id=run_id,
+            summary={
+                "files loaded (all nights)": ledger[0],
+                "rows loaded": f"{ledger[1]:,}",
+                "rows quarantined": f"{ledger[2]:,}",
+                "rules version": rules.version,
+            },
+        )
+        pub = write_publication(
+            con,
+            as_of=as_of,
+            run_id=run_id,
+            out_dir=settings.output,
+            rules=rules,
+            code_list_versions=versions,
+            report_html=report,
+        )
+        record_history(con, as_of, run_id)
+        size = publish_warehouse(con, settings.work_warehouse, settings.warehouse)
+    context.log.info(f"published {pub.folder}")
+    return dg.MaterializeResult(
+        metadata={
+            "folder": dg.MetadataValue.path(str(pub.folder)),
+            "report": dg.MetadataValue.path(str(pub.folder / "report.html")),
+            **{f"tier_{t}": pub.manifest["rows_by_tier"][t] for t in TIERS},
+            "warehouse_bytes": size,
+        }
+    )

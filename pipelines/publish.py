@@ -1,0 +1,173 @@
+"""Atomic publication of one as-of date's candidate lists.
+
+Layout under the output folder:
+
+    runs/<as_of>/<run_id>/   candidates.parquet, candidates.csv, evidence.parquet,
+                             exclusions.parquet, dropped.parquet, report.html,
+                             manifest.json
+    <as_of>  -> runs/<as_of>/<run_id>      (symlink, swapped atomically)
+    latest   -> runs/<newest as_of>/<run_id>
+
+A run writes into a hidden temporary folder, writes the manifest last, renames the folder into
+place (one rename), then swaps the symlinks (one rename each). A reader following `<as_of>` or
+`latest` sees the previous publication or the new one, never half of one; a failed or killed
+run leaves the previous publication where it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pipelines.config import RuleConfig
+from pipelines.measures import TIERS
+from pipelines.paths import SQL_DIR
+from pipelines.warehouse import run_sql_file, set_variables
+
+PUBLISH_SQL = SQL_DIR / "publish"
+LATEST = "latest"
+
+# What is published, from which table, in which order (file name -> table).
+PUBLISHED = {
+    "candidates": "publish.pub_candidates",
+    "evidence": "publish.pub_evidence",
+    "exclusions": "publish.pub_exclusions",
+    "dropped": "publish.pub_dropped",
+}
+
+
+@dataclass(frozen=True)
+class Publication:
+    as_of: str
+    run_id: str
+    folder: Path
+    manifest: dict
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_publication_tables(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    """The publish.* tables: marts joined with the history of earlier publications."""
+    con.execute("create schema if not exists publish")
+    con.execute("create schema if not exists history")
+    run_sql_file(con, PUBLISH_SQL / "history_tables.sql")
+    set_variables(con, {"as_of": as_of, "tier_order": list(TIERS)})
+    for name in ("pub_candidates", "pub_evidence", "pub_exclusions", "pub_dropped"):
+        sql = (PUBLISH_SQL / f"{name}.sql").read_text()
+        con.execute(f"create or replace table publish.{name} as {sql}")
+
+
+def record_history(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> None:
+    """Remember what this date published, so the next date can tell new from continuing."""
+    con.execute("begin")
+    con.execute("delete from history.published_candidates where as_of = ?", [as_of])
+    con.execute("delete from history.publications where as_of = ?", [as_of])
+    con.execute(
+        "insert into history.published_candidates "
+        "select ?, member_id, tier, criteria_met from publish.pub_candidates",
+        [as_of],
+    )
+    con.execute("insert into history.publications values (?, ?, now()::timestamp)", [as_of, run_id])
+    con.execute("commit")
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> int:
+    arrow = con.sql(f"select * from {table}").to_arrow_table()
+    # Fixed writer options and no timestamps in the file: the same rows give the same bytes.
+    pq.write_table(arrow, path, compression="zstd", write_statistics=True)
+    return arrow.num_rows
+
+
+def _swap_symlink(link: Path, target: Path) -> None:
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.relpath(target, link.parent))
+    os.replace(tmp, link)
+
+
+def _latest_as_of(out_dir: Path) -> str | None:
+    manifest = out_dir / LATEST / "manifest.json"
+    if not manifest.exists():
+        return None
+    return json.loads(manifest.read_text())["as_of"]
+
+
+def write_publication(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    as_of: dt.date,
+    run_id: str,
+    out_dir: Path,
+    rules: RuleConfig,
+    code_list_versions: dict[str, str],
+    report_html: str | None = None,
+) -> Publication:
+    """Write the files, then move them into place atomically. Tables must be built first."""
+    as_of_text = as_of.isoformat()
+    runs = out_dir / "runs" / as_of_text
+    runs.mkdir(parents=True, exist_ok=True)
+    tmp = runs / f".tmp-{run_id}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    os.chmod(tmp, 0o750)
+
+    files: dict[str, dict] = {}
+    for name, table in PUBLISHED.items():
+        path = tmp / f"{name}.parquet"
+        rows = _write_parquet(con, table, path)
+        files[path.name] = {"rows": rows}
+    csv_path = tmp / "candidates.csv"
+    con.execute(
+        f"copy (select * from {PUBLISHED['candidates']}) to '{csv_path}' (header, delimiter ',')"
+    )
+    files[csv_path.name] = {"rows": files["candidates.parquet"]["rows"]}
+    if report_html is not None:
+        report = tmp / "report.html"
+        report.write_text(report_html, encoding="utf-8")
+        files[report.name] = {}
+
+    tiers = dict(
+        con.execute(
+            f"select tier, count(*) from {PUBLISHED['candidates']} group by tier order by tier"
+        ).fetchall()
+    )
+    for file_name, entry in files.items():
+        path = tmp / file_name
+        os.chmod(path, 0o640)
+        entry["sha256"] = sha256_of(path)
+        entry["bytes"] = path.stat().st_size
+    manifest = {
+        "as_of": as_of_text,
+        "run_id": run_id,
+        "rows_by_tier": {tier: tiers.get(tier, 0) for tier in TIERS},
+        "files": files,
+        "rules_version": rules.version,
+        "thresholds": rules.sql_params(),
+        "code_list_versions": code_list_versions,
+    }
+    manifest_path = tmp / "manifest.json"
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.chmod(manifest_path, 0o640)
+
+    final = runs / run_id
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(tmp, final)
+    _swap_symlink(out_dir / as_of_text, final)
+    latest = _latest_as_of(out_dir)
+    if latest is None or latest <= as_of_text:
+        _swap_symlink(out_dir / LATEST, final)
+    return Publication(as_of_text, run_id, final, manifest)

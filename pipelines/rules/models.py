@@ -1,0 +1,143 @@
+"""The rules stage: run the SQL models in sql/ against the warehouse.
+
+The SQL files are the rules; this module only decides the order and materializes each one as
+`create or replace table <layer>.<file name> as <file>`, so a reader learns every rule from
+the SQL and nothing hides in Python.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import date
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import NamedTuple
+
+import duckdb
+
+from pipelines.config import RuleConfig
+from pipelines.paths import SQL_DIR
+from pipelines.reference import load_reference_tables
+from pipelines.warehouse import set_variables
+
+# Layers run in this order; a model may read its own layer or an earlier one.
+LAYERS = ("staging", "intermediate", "marts")
+
+# A model is a table unless its header says `-- materialized: view` (staging's rename-only
+# models, and wide row-level models whose consumers read few columns of few rows).
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|view)\s*$", re.MULTILINE)
+_REFERENCE = re.compile(r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Model:
+    layer: str
+    name: str
+    path: Path
+    depends_on: frozenset[str]
+    materialized: str = "table"
+
+    @property
+    def table(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    def sql(self) -> str:
+        return self.path.read_text().strip().rstrip(";")
+
+
+class ModelResult(NamedTuple):
+    table: str
+    rows: int
+    seconds: float
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
+    """Models in run order: layer by layer, and inside a layer after the models they read.
+
+    The order inside a layer is a topological sort of the `layer.table` references in the SQL
+    (comments ignored), ties broken by name, so the order is the same on every machine.
+    """
+    ordered: list[Model] = []
+    for layer_index, layer in enumerate(LAYERS):
+        layer_dir = sql_dir / layer
+        paths = sorted(layer_dir.glob("*.sql")) if layer_dir.is_dir() else []
+        models = {}
+        for path in paths:
+            text = path.read_text()
+            refs = {
+                f"{m.group(1).lower()}.{m.group(2).lower()}"
+                for m in _REFERENCE.finditer(_strip_comments(text))
+            }
+            found = _MATERIALIZED.search(text)
+            models[path.stem] = Model(
+                layer, path.stem, path, frozenset(refs), found.group(1) if found else "table"
+            )
+        known = {m.table for m in ordered} | {m.table for m in models.values()}
+        for model in models.values():
+            for ref in model.depends_on:
+                ref_layer = ref.split(".", 1)[0]
+                if LAYERS.index(ref_layer) > layer_index:
+                    raise ValueError(f"{model.table} reads {ref}, a later layer")
+                if ref not in known:
+                    raise ValueError(f"{model.table} reads {ref}, which no model builds")
+        graph = TopologicalSorter(
+            {
+                name: {r.split(".", 1)[1] for r in m.depends_on if r.startswith(f"{layer}.")}
+                - {name}
+                for name, m in models.items()
+            }
+        )
+        graph.prepare()
+        while graph.is_active():
+            ready = sorted(graph.get_ready())
+            for name in ready:
+                ordered.append(models[name])
+                graph.done(name)
+    return ordered
+
+
+def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """A model switched between table and view: `create or replace` cannot change the kind."""
+    existing = con.execute(
+        "select table_type from information_schema.tables"
+        " where table_schema = ? and table_name = ?",
+        [model.layer, model.name],
+    ).fetchall()
+    kind = "view" if model.materialized == "view" else "base table"
+    if existing and existing[0][0].lower() != kind:
+        con.execute(f"drop {'view' if kind == 'base table' else 'table'} {model.table}")
+
+
+def build_models(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    rules: RuleConfig,
+    sql_dir: Path = SQL_DIR,
+) -> list[ModelResult]:
+    """Materialize every model for one as-of date; returns (table, rows, seconds) per model.
+
+    Each model runs as `create or replace table|view <layer>.<file name> as <file>`.
+    Reads the raw layer (pipelines.warehouse.create_raw_schema) and reloads the reference
+    code lists first, so a run always uses the code lists in the repository.
+    """
+    set_variables(con, {"as_of": as_of, **rules.sql_params()})
+    load_reference_tables(con)
+    for layer in LAYERS:
+        con.execute(f"create schema if not exists {layer}")
+    results = []
+    for model in discover_models(sql_dir):
+        started = time.perf_counter()
+        try:
+            _drop_if_other_kind(con, model)
+            con.execute(f"create or replace {model.materialized} {model.table} as\n{model.sql()}")
+        except duckdb.Error as error:
+            raise RuntimeError(f"model {model.table} ({model.path}) failed: {error}") from error
+        rows = con.execute(f"select count(*) from {model.table}").fetchall()[0][0]
+        results.append(ModelResult(model.table, rows, time.perf_counter() - started))
+    return results

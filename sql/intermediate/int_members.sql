@@ -1,0 +1,152 @@
+-- int_members
+-- One row per member: everyone in eligibility plus anyone with a counting claim line (a
+-- member whose only claims were voided is not added), as of the as-of date (method 4).
+-- * Age on the as-of date in whole years: the birthday has come when (month, day) of the
+--   as-of date is on or after the birth (month, day), so a 29 February birthday comes on
+--   1 March in other years. Adult: age >= `adult_min_age` (a 21st birthday on the as-of date
+--   is an adult); child otherwise; no age group without a birth date.
+-- * Enrolled: some span with start <= as-of <= end (an empty end is open).
+-- * Demographics (birth date, sex, county, plan, aid code) come from the latest span (latest
+--   start). Program flags (in ECM, hospice, PACE, 1915(c)) come from the span covering the
+--   as-of date (the latest-starting one if several), else the latest span.
+-- * Deceased: a death_date on or before the as-of date on any span.
+-- * Care-management status: the status with the latest status_date on or before the as-of
+--   date.
+with
+
+eligibility as (
+    select * from staging.stg_eligibility
+),
+
+claim_lines as (
+    select * from intermediate.int_claim_lines_current
+),
+
+care_management_status as (
+    select * from staging.stg_care_management_status
+),
+
+periods as (
+    select * from intermediate.int_periods
+),
+
+universe as (
+    select member_id from eligibility
+    union
+    select member_id from claim_lines
+),
+
+spans as (
+    select
+        eligibility.*,
+        eligibility.enrollment_start_date <= periods.as_of
+        and coalesce(eligibility.enrollment_end_date >= periods.as_of, true) as covers_as_of
+    from eligibility
+    cross join periods
+),
+
+latest_span as (
+    select *
+    from spans
+    qualify row_number() over (
+        partition by member_id
+        order by enrollment_start_date desc
+    ) = 1
+),
+
+program_span as (
+    select *
+    from spans
+    qualify row_number() over (
+        partition by member_id
+        order by covers_as_of desc, enrollment_start_date desc
+    ) = 1
+),
+
+member_spans as (
+    select
+        member_id,
+        bool_or(covers_as_of) as is_enrolled,
+        min(death_date) as death_date
+    from spans
+    group by member_id
+),
+
+latest_status as (
+    select
+        care_management_status.member_id,
+        care_management_status.status,
+        care_management_status.status_date
+    from care_management_status
+    cross join periods
+    where care_management_status.status_date <= periods.as_of
+    qualify row_number() over (
+        partition by care_management_status.member_id
+        order by care_management_status.status_date desc
+    ) = 1
+),
+
+aged as (
+    select
+        universe.member_id,
+        latest_span.birth_date,
+        year(periods.as_of) - year(latest_span.birth_date)
+        - case
+            when month(periods.as_of) * 100 + day(periods.as_of)
+                < month(latest_span.birth_date) * 100 + day(latest_span.birth_date)
+                then 1
+            else 0
+        end as age,
+        latest_span.sex,
+        latest_span.county,
+        latest_span.plan_code,
+        latest_span.aid_code,
+        latest_span.member_id is not null as has_eligibility,
+        coalesce(member_spans.is_enrolled, false) as is_enrolled,
+        member_spans.death_date,
+        coalesce(member_spans.death_date <= periods.as_of, false) as is_deceased,
+        coalesce(program_span.in_ecm, false) as in_ecm,
+        coalesce(program_span.hospice, false) as hospice,
+        coalesce(program_span.pace, false) as pace,
+        coalesce(program_span.waiver_1915c, false) as waiver_1915c,
+        latest_status.status as care_management_status,
+        latest_status.status_date as care_management_status_date
+    from universe
+    cross join periods
+    left join latest_span
+        on latest_span.member_id = universe.member_id
+    left join program_span
+        on program_span.member_id = universe.member_id
+    left join member_spans
+        on member_spans.member_id = universe.member_id
+    left join latest_status
+        on latest_status.member_id = universe.member_id
+),
+
+final as (
+    select
+        member_id,
+        birth_date,
+        age,
+        case
+            when age >= getvariable('adult_min_age') then 'adult'
+            when age is not null then 'child'
+        end as age_group,
+        sex,
+        county,
+        plan_code,
+        aid_code,
+        has_eligibility,
+        is_enrolled,
+        death_date,
+        is_deceased,
+        in_ecm,
+        hospice,
+        pace,
+        waiver_1915c,
+        care_management_status,
+        care_management_status_date
+    from aged
+)
+
+select * from final

@@ -1,0 +1,33 @@
+-- int_stay_claims
+-- One row per current institutional claim that is a stay claim (method 3): bill type 11x is a
+-- hospital claim, 21x a SNF claim (stg_medical_claims.stay_setting).
+-- * The claim's admission date is its admission_date, else its earliest service_from_date;
+--   its discharge date its discharge_date, else its latest service_to_date.
+-- * Principal diagnosis, principal procedure, admission type and discharge status come from
+--   the claim's first line that carries them.
+with
+
+claim_lines as (
+    select * from intermediate.int_claim_lines_current
+    where stay_setting is not null
+),
+
+final as (
+    select
+        member_id,
+        stay_setting,
+        claim_id,
+        coalesce(min(admission_date), min(service_from_date)) as admission_date,
+        coalesce(max(discharge_date), max(service_to_date)) as discharge_date,
+        arg_min(discharge_status_code, claim_line_number) as discharge_status_code,
+        arg_min(principal_diagnosis_code, claim_line_number) as principal_diagnosis_code,
+        arg_min(principal_procedure_code, claim_line_number) as principal_procedure_code,
+        arg_min(admission_type_code, claim_line_number) as admission_type_code
+    from claim_lines
+    group by
+        member_id,
+        stay_setting,
+        claim_id
+)
+
+select * from final

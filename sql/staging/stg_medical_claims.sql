@@ -1,0 +1,80 @@
+-- materialized: view
+-- stg_medical_claims
+-- One row per landed claim line (raw.medical_claims), renamed and cast only; no rows dropped.
+-- * Codes are trimmed and upper-cased; diagnosis and procedure codes lose any dot.
+-- * A missing claim_frequency_code is '1' (original), a missing service_to_date is the
+--   service_from_date: both are the landing contract's defaults.
+-- * version_rank orders versions of one claim family when paid dates tie (method 1): a void
+--   (frequency '8') over a replacement ('7') over an original ('1').
+-- * stay_setting: an institutional claim with bill type 11x (hospital inpatient) is a
+--   'hospital' claim, with bill type 21x (SNF inpatient) a 'snf' claim (method 3). These two
+--   bill-type prefixes and the three frequency codes are fixed by the UB-04 / X12 standards,
+--   so they are named here once, as documented constants, rather than in a code list.
+-- * Diagnosis codes 2..12, NPIs and lineage are not used by the rules and are left in raw.
+with
+
+source as (
+    select * from raw.medical_claims
+),
+
+normalized as (
+    select
+        claim_id,
+        claim_line_number,
+        member_id,
+        lower(trim(claim_type)) as claim_type,
+        coalesce(nullif(trim(claim_frequency_code), ''), '1') as claim_frequency_code,
+        nullif(trim(original_claim_id), '') as original_claim_id,
+        nullif(trim(bill_type), '') as bill_type,
+        nullif(upper(trim(revenue_code)), '') as revenue_code,
+        nullif(trim(place_of_service), '') as place_of_service,
+        nullif(upper(trim(hcpcs_code)), '') as hcpcs_code,
+        service_from_date,
+        coalesce(service_to_date, service_from_date) as service_to_date,
+        admission_date,
+        discharge_date,
+        nullif(trim(admission_type_code), '') as admission_type_code,
+        nullif(trim(discharge_status_code), '') as discharge_status_code,
+        nullif(replace(upper(trim(principal_diagnosis_code)), '.', ''), '')
+            as principal_diagnosis_code,
+        nullif(replace(upper(trim(principal_procedure_code)), '.', ''), '')
+            as principal_procedure_code,
+        paid_date,
+        paid_amount
+    from source
+),
+
+final as (
+    select
+        claim_id,
+        claim_line_number,
+        member_id,
+        claim_type,
+        claim_frequency_code,
+        case when claim_frequency_code in ('7', '8') then original_claim_id end
+            as original_claim_id,
+        case claim_frequency_code when '8' then 2 when '7' then 1 else 0 end as version_rank,
+        claim_frequency_code = '8' as is_void,
+        bill_type,
+        left(bill_type, 2) as bill_type_prefix,
+        case
+            when claim_type = 'institutional' and left(bill_type, 2) = '11' then 'hospital'
+            when claim_type = 'institutional' and left(bill_type, 2) = '21' then 'snf'
+        end as stay_setting,
+        revenue_code,
+        place_of_service,
+        hcpcs_code,
+        service_from_date,
+        service_to_date,
+        admission_date,
+        discharge_date,
+        admission_type_code,
+        discharge_status_code,
+        principal_diagnosis_code,
+        principal_procedure_code,
+        paid_date,
+        paid_amount
+    from normalized
+)
+
+select * from final
