@@ -14,9 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs import build_definitions
-from pipelines.defs.jobs import NIGHTLY_JOB
 from pipelines.defs.resources import PipelineSettings
+from pipelines.runner import execute_nightly, failed_checks, succeeded
 
 
 def _date(text: str) -> str:
@@ -55,30 +54,19 @@ def run(args: argparse.Namespace) -> int:
         output_dir=str(args.out.resolve()),
         warehouse_path=str(args.warehouse.resolve()),
     )
-    job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB)
     with _instance() as instance:
-        result = job.execute_in_process(
-            partition_key=args.as_of,
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-        )
-    failed = [e for e in result.all_events if e.is_failure]
-    failed_checks = [
-        e.asset_check_evaluation_data.asset_check_key.to_user_string()
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and not e.asset_check_evaluation_data.passed
-    ]
-    if result.success and not failed_checks:
+        result = execute_nightly(settings, args.as_of, instance=instance, log_level=args.log_level)
+    checks = failed_checks(result)
+    steps = [e for e in result.all_events if e.is_failure]
+    if succeeded(result):
         print(f"run {result.run_id} succeeded for as-of {args.as_of}")
         print(f"  warehouse: {settings.warehouse}")
         print(f"  publications: {settings.output}")
         return 0
     print(f"run {result.run_id} FAILED for as-of {args.as_of}", file=sys.stderr)
-    for name in failed_checks:
+    for name in checks:
         print(f"  failed check: {name}", file=sys.stderr)
-    for event in failed:
+    for event in steps:
         print(f"  failed step: {event.step_key}: {event.message}", file=sys.stderr)
     return 1
 

@@ -71,7 +71,9 @@ def candidates_suite(
     with duckdb.get_connection() as con:
         frame = con.execute("select * from publish.pub_candidates").df()
     result_dir = _validation_dir(settings, context)
-    summary = validate("pub_candidates", frame, result_dir=result_dir)
+    summary = validate(
+        "pub_candidates", frame, suite_dir=settings.expectations, result_dir=result_dir
+    )
     return dg.AssetCheckResult(
         passed=summary.success,
         metadata={

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.paths import ROOT, SAMPLE_DIR
+from pipelines.paths import EXPECTATIONS_DIR, ROOT, SAMPLE_DIR
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -17,6 +17,8 @@ class PipelineSettings(dg.ConfigurableResource):
     landing_dir: str = str(SAMPLE_DIR)
     output_dir: str = str(ROOT / "out")
     warehouse_path: str = str(ROOT / "warehouse" / "ecm.duckdb")
+    # The quality suites; a plan may point this at stricter copies of expectations/.
+    expectations_dir: str = str(EXPECTATIONS_DIR)
 
     @property
     def landing(self) -> Path:
@@ -25,6 +27,10 @@ class PipelineSettings(dg.ConfigurableResource):
     @property
     def output(self) -> Path:
         return Path(self.output_dir)
+
+    @property
+    def expectations(self) -> Path:
+        return Path(self.expectations_dir)
 
     @property
     def warehouse(self) -> Path:
