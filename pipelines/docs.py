@@ -1,15 +1,25 @@
-"""Generated documentation: `python -m pipelines.docs` rewrites docs/contract.md.
+"""Generated documentation: `python -m pipelines.docs` rewrites docs/contract.md and
+docs/data_dictionary.md.
 
-The landing contract is data (pipelines/contract.py); its documentation is rendered from it so
-the two cannot drift. A test fails when the checked-in file is stale.
+The landing contract is data (pipelines/contract.py) and the tables are SQL files; their
+documentation is rendered from them so neither can drift. Tests fail when a file is stale.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
+import duckdb
+
+from pipelines.config import load_rules
 from pipelines.contract import FILE_KINDS, Column
-from pipelines.paths import ROOT
+from pipelines.paths import ROOT, SQL_DIR
+from pipelines.rules.models import Model, build_models, discover_models
+from pipelines.warehouse import create_raw_schema
 
 CONTRACT_DOC = ROOT / "docs" / "contract.md"
+DICTIONARY_DOC = ROOT / "docs" / "data_dictionary.md"
+DOCUMENTED_LAYERS = ("marts", "intermediate", "staging")
 
 _HEADER = """# Landing-file contract
 
@@ -63,9 +73,54 @@ def render_contract_markdown() -> str:
     return "".join(out)
 
 
+def _rule_comment(model: Model) -> str:
+    lines = []
+    for line in model.path.read_text().splitlines():
+        if not line.startswith("--"):
+            break
+        text = line[2:].strip()
+        if text != model.name and not text.startswith("materialized:"):
+            lines.append(text)
+    return " ".join(lines)
+
+
+def render_data_dictionary() -> str:
+    """Every model's rule and columns, read from a warehouse built on an empty raw layer."""
+    con = duckdb.connect()
+    create_raw_schema(con)
+    build_models(con, dt.date(2026, 1, 1), load_rules())
+    models = {m.table: m for m in discover_models()}
+    out = [
+        "# Data dictionary\n\n",
+        "The warehouse's tables, generated from `sql/` by `python -m pipelines.docs`; do not ",
+        "edit by hand. Analysts: query `marts.*` (stable names and columns). The rule of each ",
+        "table is the comment at the top of its SQL file, repeated here. Measures and tiers ",
+        "are defined in [method.md](method.md). Raw tables follow [contract.md](contract.md) ",
+        "plus lineage columns (`_source_file`, `_source_row`, `_file_sha256`, `_extra`); ",
+        "`raw.quarantine` and `raw.load_ledger` account for every landed row.\n",
+    ]
+    for layer in DOCUMENTED_LAYERS:
+        for table, model in models.items():
+            if model.layer != layer:
+                continue
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_schema = ? and table_name = ? order by ordinal_position",
+                [model.layer, model.name],
+            ).fetchall()
+            source = model.path.relative_to(SQL_DIR.parent)
+            out.append(f"\n## {table}\n\n{_rule_comment(model)}\n\n")
+            out.append(f"Built from `{source}` ({model.materialized}).\n\n")
+            out.append("| column | type |\n|---|---|\n")
+            out.extend(f"| {name} | {dtype} |\n" for name, dtype in columns)
+    return "".join(out)
+
+
 def main() -> None:
     CONTRACT_DOC.write_text(render_contract_markdown())
-    print(f"wrote {CONTRACT_DOC.relative_to(ROOT)}")
+    DICTIONARY_DOC.write_text(render_data_dictionary())
+    for doc in (CONTRACT_DOC, DICTIONARY_DOC):
+        print(f"wrote {doc.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
