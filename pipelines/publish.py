@@ -28,6 +28,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from pipelines.config import RuleConfig
+from pipelines.faults import failpoint
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.warehouse import run_sql_file, set_variables
@@ -163,9 +164,11 @@ def write_publication(
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     os.chmod(manifest_path, 0o640)
 
+    failpoint("publish.files_written")
     final = runs / run_id
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)
+    failpoint("publish.folder_renamed")
     _swap_symlink(out_dir / as_of_text, final)
     latest = _latest_as_of(out_dir)
     if latest is None or latest <= as_of_text:

@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.config import load_rules
 from pipelines.defs.partitions import as_of_partitions
 from pipelines.defs.resources import PipelineSettings
+from pipelines.faults import failpoint
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.publish import (
@@ -142,7 +143,9 @@ def publication(
             code_list_versions=versions,
             report_html=report,
         )
+        failpoint("publish.before_history")
         record_history(con, as_of, run_id)
+        failpoint("publish.before_warehouse")
         size = publish_warehouse(con, settings.work_warehouse, settings.warehouse)
     context.log.info(f"published {pub.folder}")
     return dg.MaterializeResult(

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
+from pipelines.defs.warehouse_resource import RunWarehouse
 from pipelines.paths import EXPECTATIONS_DIR, ROOT, SAMPLE_DIR
 
 
@@ -65,7 +65,7 @@ def make_resources(settings: PipelineSettings) -> dict[str, object]:
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
         "settings": settings,
-        "duckdb": DuckDBResource(
+        "duckdb": RunWarehouse(
             database=str(settings.work_warehouse), connection_config=duckdb_config()
         ),
     }

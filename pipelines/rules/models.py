@@ -18,6 +18,7 @@ from typing import NamedTuple
 import duckdb
 
 from pipelines.config import RuleConfig
+from pipelines.faults import failpoint
 from pipelines.paths import SQL_DIR
 from pipelines.reference import load_reference_tables
 from pipelines.warehouse import set_variables
@@ -140,4 +141,5 @@ def build_models(
             raise RuntimeError(f"model {model.table} ({model.path}) failed: {error}") from error
         rows = con.execute(f"select count(*) from {model.table}").fetchall()[0][0]
         results.append(ModelResult(model.table, rows, time.perf_counter() - started))
+        failpoint(f"rules.after.{model.name}")
     return results

@@ -1,0 +1,53 @@
+"""The run's warehouse connection, held by one run at a time."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another run is writing this warehouse."""
+
+
+class RunWarehouse(DuckDBResource):
+    """DuckDBResource that holds an exclusive lock on `<database>.lock` for the whole run.
+
+    DuckDB itself refuses a second writer only while a connection is open; a run opens and
+    closes connections step by step, so two runs could interleave. The lock closes that gap:
+    a second run is refused at start with a clear message. The kernel releases the lock when
+    the process ends, however it ends (a SIGKILLed run leaves no stale lock behind).
+    """
+
+    _lock_fd: int | None = PrivateAttr(default=None)
+
+    @property
+    def lock_path(self) -> Path:
+        return Path(f"{self.database}.lock")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise WarehouseBusyError(
+                f"another run (pid {holder}) is writing the warehouse {self.database}; "
+                "only one run at a time may write it. Wait for it to finish."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None

@@ -1,0 +1,121 @@
+"""Finding landing files, naming their kind and format, hashing their content.
+
+The ledger is keyed by the content hash, not the name, so the same bytes landed twice (or
+under a new name) load once. Discovery is top-level only and sorted by name, because file
+order decides which copy of a duplicated key wins.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pipelines.contract import FileKind, kind_of
+
+FileFormat = Literal["csv", "csv.gz", "parquet"]
+
+# Longest suffix first, so `.csv.gz` is not read as an unknown `.gz`.
+_FORMATS: tuple[tuple[str, FileFormat], ...] = (
+    (".csv.gz", "csv.gz"),
+    (".csv", "csv"),
+    (".parquet", "parquet"),
+)
+_HASH_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    kind: FileKind
+    file_format: FileFormat
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def format_of(file_name: str) -> FileFormat | None:
+    lower = file_name.lower()
+    for suffix, fmt in _FORMATS:
+        if lower.endswith(suffix):
+            return fmt
+    return None
+
+
+def discover(landing_dir: Path) -> tuple[list[LandingFile], list[str]]:
+    """Landing files to load (sorted by name) and the names of everything else at top level."""
+    files: list[LandingFile] = []
+    ignored: list[str] = []
+    for path in sorted(Path(landing_dir).iterdir(), key=lambda p: p.name):
+        kind = kind_of(path.name)
+        fmt = format_of(path.name)
+        if path.is_file() and kind is not None and fmt is not None:
+            files.append(LandingFile(path=path, kind=kind, file_format=fmt))
+        else:
+            ignored.append(path.name)
+    return files, ignored
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def open_text_bytes(path: Path, file_format: FileFormat) -> io.BufferedIOBase:
+    """The file's bytes, decompressed when gzip."""
+    if file_format == "csv.gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def read_csv_header(path: Path, file_format: FileFormat) -> list[str] | None:
+    """The header record's column names, or None for a file with no header at all.
+
+    Read in Python (one record) rather than sniffed by DuckDB, because the sniffer can take a
+    header of codes for a data row; the names then go to read_csv explicitly. Raises
+    UnicodeDecodeError when the header is not UTF-8.
+    """
+    # Only the header's own bytes are decoded: a bad byte in a data row is that row's problem.
+    with open_text_bytes(path, file_format) as raw:
+        first = raw.readline()
+        while first.count(b'"') % 2 and (more := raw.readline()):
+            first += more  # a quoted header name with a line break in it
+    if not first.strip():
+        return None
+    header = next(csv.reader(io.StringIO(first.decode("utf-8-sig"), newline="")))
+    return [name.strip() for name in header]
+
+
+def original_line(path: Path, file_format: FileFormat, near: int, as_read: str) -> str:
+    """The raw text of a line DuckDB could not decode, with bad bytes as backslash escapes.
+
+    DuckDB reports the line with `?` for the bad bytes and a byte position that can be one or
+    two bytes past the line start, so the candidates around it are compared with what DuckDB
+    read; when none matches, DuckDB's text is kept (nothing is dropped either way).
+    """
+    with open_text_bytes(path, file_format) as f:
+        for start in (near - 1, near, near - 2):
+            if start < 0:
+                continue
+            f.seek(start)
+            line = f.readline().rstrip(b"\r\n").decode("utf-8", errors="backslashreplace")
+            if _same_line(line, as_read):
+                return line
+    return as_read
+
+
+def _same_line(original: str, as_read: str) -> bool:
+    """DuckDB's `?` stand for one or more bad bytes (and may swallow the next byte): the text
+    before the first `?` and after the last must match."""
+    if "?" not in as_read:
+        return original == as_read
+    head, tail = as_read.split("?", 1)[0], as_read.rsplit("?", 1)[1]
+    return original.startswith(head) and original.endswith(tail)

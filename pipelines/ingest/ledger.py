@@ -1,0 +1,139 @@
+"""The load ledger (one row per file content hash) and the reconciliation check.
+
+The ledger makes ingest idempotent: a hash already there is skipped, whatever the file is now
+called. `reconcile` does not trust the ledger's numbers: it counts the raw and quarantine rows
+each file actually left and checks that every data row 1..rows_read is in exactly one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from pipelines.contract import FILE_KINDS
+from pipelines.warehouse import RAW_SCHEMA
+
+LOAD_FAILED = "load_failed"
+
+
+def already_loaded(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
+    """The name these bytes were first ingested under, or None if they are new.
+
+    A file whose load failed for a reason outside the file (out of memory, a bug) is not
+    final: its ledger and file-level quarantine rows are removed so this run tries again.
+    """
+    row = con.execute(
+        f"""
+        select g.source_file, exists (
+            select 1 from {RAW_SCHEMA}.quarantine q
+            where q.file_sha256 = g.file_sha256 and q.source_row = 0 and q.reason = ?
+        )
+        from {RAW_SCHEMA}.load_ledger g where g.file_sha256 = ?
+        """,
+        [LOAD_FAILED, sha256],
+    ).fetchone()
+    if row is None:
+        return None
+    if row[1]:
+        con.begin()
+        con.execute(f"delete from {RAW_SCHEMA}.quarantine where file_sha256 = ?", [sha256])
+        con.execute(f"delete from {RAW_SCHEMA}.load_ledger where file_sha256 = ?", [sha256])
+        con.commit()
+        return None
+    return row[0]
+
+
+def record(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    sha256: str,
+    source_file: str,
+    kind: str,
+    file_format: str,
+    status: str,
+    error: str | None,
+    rows_read: int,
+    rows_loaded: int,
+    rows_quarantined: int,
+) -> None:
+    con.execute(
+        f"insert into {RAW_SCHEMA}.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            sha256,
+            source_file,
+            kind,
+            file_format,
+            status,
+            error,
+            rows_read,
+            rows_loaded,
+            rows_quarantined,
+            dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        ],
+    )
+
+
+def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Problems where a file's rows do not add up; an empty list means every row is accounted.
+
+    For each ledger row: rows loaded and quarantined (distinct data rows, file-level rejection
+    rows excluded) are counted in the tables; they must equal the ledger's figures, add up to
+    rows_read, not overlap, and cover exactly rows 1..rows_read. A rejected file must have no
+    raw rows. Messages name files and counts only (no member data).
+    """
+    loaded_union = " union all ".join(
+        f"select _file_sha256 as sha, _source_row as row from {RAW_SCHEMA}.{k}" for k in FILE_KINDS
+    )
+    rows = con.execute(
+        f"""
+        with loaded as ({loaded_union}),
+        loaded_counts as (
+            select sha, count(*) as n, count(distinct row) as n_distinct,
+                   min(row) as lo, max(row) as hi
+            from loaded group by sha
+        ),
+        quarantined as (
+            select distinct file_sha256 as sha, source_row as row
+            from {RAW_SCHEMA}.quarantine where source_row > 0
+        ),
+        quarantined_counts as (
+            select sha, count(*) as n, min(row) as lo, max(row) as hi
+            from quarantined group by sha
+        ),
+        overlap as (
+            select q.sha, count(*) as n
+            from quarantined q join loaded l on l.sha = q.sha and l.row = q.row
+            group by q.sha
+        )
+        select g.source_file, g.status, g.rows_read, g.rows_loaded, g.rows_quarantined,
+               coalesce(l.n, 0), coalesce(l.n_distinct, 0), coalesce(q.n, 0),
+               coalesce(o.n, 0), least(l.lo, q.lo), greatest(l.hi, q.hi)
+        from {RAW_SCHEMA}.load_ledger g
+        left join loaded_counts l on l.sha = g.file_sha256
+        left join quarantined_counts q on q.sha = g.file_sha256
+        left join overlap o on o.sha = g.file_sha256
+        order by g.source_file
+        """
+    ).fetchall()
+    problems: list[str] = []
+    for name, status, read, led_loaded, led_quar, loaded, distinct, quar, overlap, lo, hi in rows:
+        if status == "rejected":
+            if loaded:
+                problems.append(f"{name}: rejected but {loaded} rows are in raw")
+            continue
+        if loaded != led_loaded:
+            problems.append(f"{name}: ledger says {led_loaded} rows loaded, raw holds {loaded}")
+        if quar != led_quar:
+            problems.append(
+                f"{name}: ledger says {led_quar} rows quarantined, quarantine holds {quar}"
+            )
+        if distinct != loaded:
+            problems.append(f"{name}: {loaded - distinct} source rows loaded more than once")
+        if overlap:
+            problems.append(f"{name}: {overlap} rows both loaded and quarantined")
+        if read != loaded + quar:
+            problems.append(f"{name}: rows read {read} != loaded {loaded} + quarantined {quar}")
+        elif read and (lo != 1 or hi != read):
+            problems.append(f"{name}: data rows run {lo}..{hi}, expected 1..{read}")
+    return problems

@@ -1,0 +1,50 @@
+"""The raw-layer quality suite run over a file's newly loaded rows, right after its commit.
+
+Only the suite's columns of this file's rows are read, through a repeatable reservoir sample
+when the file is larger than `sample_rows`; pipelines/quality.py says why a sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipelines import quality
+from pipelines.contract import FileKind
+from pipelines.ingest.report import QualitySummary
+from pipelines.ingest.validate import literal
+from pipelines.warehouse import RAW_SCHEMA
+
+_SAMPLE_SEED = 20261121
+
+
+def suite_name(kind: FileKind) -> str:
+    return f"raw_{kind.name}"
+
+
+def quality_of_file(
+    con: duckdb.DuckDBPyConnection,
+    kind: FileKind,
+    sha256: str,
+    file_name: str,
+    sample_rows: int | None,
+    results_dir: Path | None,
+) -> QualitySummary:
+    columns = ", ".join(c.name for c in kind.columns)
+    rows = f"select {columns} from {RAW_SCHEMA}.{kind.name} where _file_sha256 = {literal(sha256)}"
+    if sample_rows is not None:
+        rows = (
+            f"select * from ({rows}) "
+            f"using sample reservoir({int(sample_rows)} rows) repeatable ({_SAMPLE_SEED})"
+        )
+    frame = con.sql(rows).to_arrow_table().to_pandas()
+    summary = quality.validate(
+        suite_name(kind), frame, result_dir=results_dir, result_name=f"{file_name}.quality"
+    )
+    return QualitySummary(
+        suite=summary.suite,
+        success=summary.success,
+        rows_validated=summary.rows,
+        failed=tuple(summary.failed),
+    )

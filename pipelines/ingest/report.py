@@ -1,0 +1,96 @@
+"""What one ingest run did, per file: the object the Dagster asset puts in its metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["loaded", "rejected"]
+
+
+class FileRejected(Exception):
+    """A whole file cannot be loaded (missing required column, empty, unreadable).
+
+    `reason` is a short stable code, like the quarantine reasons; the message names the file
+    and, where there is one, the column.
+    """
+
+    def __init__(self, reason: str, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.column = column
+
+
+@dataclass(frozen=True)
+class QualitySummary:
+    """A Great Expectations run over a loaded file's rows (see pipelines/quality.py)."""
+
+    suite: str
+    success: bool
+    rows_validated: int
+    failed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileResult:
+    name: str
+    kind: str
+    sha256: str
+    file_format: str
+    status: Status
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    quality: QualitySummary | None = None
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file whose bytes the ledger already holds (this run or an earlier one)."""
+
+    name: str
+    sha256: str
+    first_loaded_as: str
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def rejected(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    def to_markdown(self) -> str:
+        lines = [
+            "| file | kind | status | read | loaded | quarantined | quality | error |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for f in self.files:
+            quality = "" if f.quality is None else ("ok" if f.quality.success else "failed")
+            lines.append(
+                f"| {f.name} | {f.kind} | {f.status} | {f.rows_read} | {f.rows_loaded} "
+                f"| {f.rows_quarantined} | {quality} | {f.error or ''} |"
+            )
+        for s in self.skipped:
+            lines.append(f"| {s.name} | | skipped (same bytes as {s.first_loaded_as}) | | | | | |")
+        if self.ignored:
+            lines.append("")
+            lines.append("Ignored: " + ", ".join(self.ignored))
+        return "\n".join(lines)

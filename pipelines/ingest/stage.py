@@ -1,0 +1,194 @@
+"""Staging a landing file as a relation DuckDB can validate: its columns and a data row number.
+
+Parquet is read in place (`file_row_number` is the row). CSV is parsed once, all VARCHAR, with
+explicit options (no sniffing: a header of codes or a column of zip codes must not be guessed
+at) into a row-numbered Parquet file in the stage folder, so the several validation passes
+scan compact columns instead of re-parsing text. Lines DuckDB cannot parse (wrong number of
+fields, bytes that are not UTF-8) are captured with `store_rejects` and become quarantine rows;
+the good rows' numbers are shifted past them so `_row` is always the file's data row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines.contract import FileKind
+from pipelines.ingest.files import LandingFile, original_line, read_csv_header
+from pipelines.ingest.report import FileRejected
+from pipelines.ingest.validate import SourceColumn, ident, literal
+
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class RejectedLine:
+    """A CSV record DuckDB could not split into the header's columns."""
+
+    row: int
+    reason: str
+    column: str | None
+    text: str
+
+
+@dataclass
+class StagedSource:
+    sql: str
+    rows: int
+    columns: dict[str, SourceColumn]
+    extras: list[SourceColumn]
+    header_order: list[SourceColumn]
+    rejected_lines: list[RejectedLine] = field(default_factory=list)
+    cleanup: list[str] = field(default_factory=list)
+    staged_file: Path | None = None
+
+
+def _match_columns(
+    lf: LandingFile, kind: FileKind, sources: list[SourceColumn]
+) -> tuple[dict[str, SourceColumn], list[SourceColumn]]:
+    """Contract columns by name (trimmed, case-insensitive); the rest are extras."""
+    seen: dict[str, SourceColumn] = {}
+    for s in sources:
+        key = s.header.strip().lower()
+        if key in seen:
+            raise FileRejected(
+                "duplicate_column", f"{lf.name}: column {s.header!r} appears twice", s.header
+            )
+        seen[key] = s
+    columns = {c.name: seen[c.name] for c in kind.columns if c.name in seen}
+    for name in kind.required_columns:
+        if name not in columns:
+            raise FileRejected(
+                "missing_column", f"{lf.name}: required column {name!r} is missing", name
+            )
+    contract = {c.name for c in kind.columns}
+    extras = [s for key, s in seen.items() if key not in contract]
+    return columns, extras
+
+
+def stage(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path) -> StagedSource:
+    if lf.path.stat().st_size == 0:
+        raise FileRejected("empty_file", f"{lf.name}: the file is empty (0 bytes, no header)")
+    if lf.file_format == "parquet":
+        return _stage_parquet(con, lf)
+    return _stage_csv(con, lf, stage_dir)
+
+
+def _stage_parquet(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> StagedSource:
+    path = literal(str(lf.path))
+    try:
+        described = con.execute(f"describe select * from read_parquet({path})").fetchall()
+        rows = con.execute(f"select count(*) from read_parquet({path})").fetchone()[0]
+    except duckdb.Error as e:
+        raise FileRejected(
+            "unreadable_file", f"{lf.name}: not a readable Parquet file: {e}"
+        ) from None
+    sources = [
+        SourceColumn(header=name, ident=ident(name), type=dtype) for name, dtype, *_ in described
+    ]
+    columns, extras = _match_columns(lf, lf.kind, sources)
+    sql = (
+        f"(select file_row_number + 1 as _row, * exclude (file_row_number) "
+        f"from read_parquet({path}, file_row_number = true))"
+    )
+    return StagedSource(sql=sql, rows=rows, columns=columns, extras=extras, header_order=sources)
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path) -> StagedSource:
+    try:
+        header = read_csv_header(lf.path, lf.file_format)
+    except UnicodeDecodeError:
+        raise FileRejected("bad_encoding", f"{lf.name}: the header row is not UTF-8") from None
+    except (OSError, EOFError) as e:
+        raise FileRejected("unreadable_file", f"{lf.name}: cannot be read: {e}") from None
+    if header is None:
+        raise FileRejected("empty_file", f"{lf.name}: the file has no header row")
+    sources = [
+        SourceColumn(header=name or f"column_{i + 1}", ident=f"c{i}", type="VARCHAR")
+        for i, name in enumerate(header)
+    ]
+    columns, extras = _match_columns(lf, lf.kind, sources)
+
+    n = next(_counter)
+    staged = stage_dir / f"stage_{n}.parquet"
+    rejects, scans = f"ingest_rejects_{n}", f"ingest_reject_scans_{n}"
+    spec = "{" + ", ".join(f"{literal(s.ident)}: 'VARCHAR'" for s in sources) + "}"
+    read = (
+        f"read_csv({literal(str(lf.path))}, columns = {spec}, header = true, "
+        "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+        "null_padding = false, encoding = 'utf-8', compression = 'auto', "
+        f"store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{scans}')"
+    )
+    try:
+        # row_number() over () follows the reader's order, which preserve_insertion_order
+        # keeps equal to the file's order (tests/test_ingest_csv.py checks it).
+        con.execute(
+            f"copy (select row_number() over () as _k, * from {read}) "
+            f"to {literal(str(staged))} (format parquet)"
+        )
+        bad = con.execute(
+            f"""
+            select line - 1 as row,
+                   min(line_byte_position) as at,
+                   bool_or(error_type = 'INVALID ENCODING') as encoding,
+                   min(column_name) as column_name,
+                   min(csv_line) as csv_line
+            from {rejects}
+            group by line
+            order by line
+            """
+        ).fetchall()
+        rows = con.execute(f"select count(*) from read_parquet({literal(str(staged))})").fetchone()[
+            0
+        ]
+    except duckdb.Error as e:
+        raise FileRejected("unreadable_file", f"{lf.name}: cannot be parsed as CSV: {e}") from None
+    finally:
+        con.execute(f"drop table if exists {rejects}")
+        con.execute(f"drop table if exists {scans}")
+
+    header_of = {s.ident: s.header for s in sources}
+    rejected = [
+        RejectedLine(
+            row=row,
+            reason="bad_encoding" if encoding else "unparseable_row",
+            column=header_of.get(column_name, column_name),
+            text=original_line(lf.path, lf.file_format, at, csv_line) if encoding else csv_line,
+        )
+        for row, at, encoding, column_name, csv_line in bad
+    ]
+    sql = _renumbered(literal(str(staged)), [r.row for r in rejected], n, con)
+    return StagedSource(
+        sql=sql,
+        rows=rows + len(rejected),
+        columns=columns,
+        extras=extras,
+        header_order=sources,
+        rejected_lines=rejected,
+        cleanup=[f"drop table if exists ingest_offsets_{n}"],
+        staged_file=staged,
+    )
+
+
+def _renumbered(
+    staged: str, rejected_rows: list[int], n: int, con: duckdb.DuckDBPyConnection
+) -> str:
+    """The staged rows with `_row` = their data row in the file, skipping rejected lines.
+
+    The k-th good row sits after every rejected row r_j (j-th, 1-based) with r_j - j < k, so
+    its row is k plus the count of those: an ASOF join on the offsets r_j - j.
+    """
+    if not rejected_rows:
+        return f"(select _k as _row, * exclude (_k) from read_parquet({staged}))"
+    offsets = {}
+    for j, r in enumerate(sorted(rejected_rows), start=1):
+        offsets[r - j] = j  # for equal offsets the larger j is the one that counts
+    con.execute(f"create or replace temp table ingest_offsets_{n} (t bigint, j bigint)")
+    con.executemany(f"insert into ingest_offsets_{n} values (?, ?)", list(offsets.items()))
+    return (
+        f"(select s._k + coalesce(o.j, 0) as _row, s.* exclude (_k) "
+        f"from read_parquet({staged}) s asof left join ingest_offsets_{n} o on s._k > o.t)"
+    )

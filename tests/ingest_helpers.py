@@ -1,0 +1,91 @@
+"""Builders for landing files in tests: a valid claim line, written as CSV, gzip or Parquet."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.ingest import IngestReport, IngestSettings, ingest_landing
+
+HEADER = [
+    "claim_id",
+    "claim_line_number",
+    "member_id",
+    "claim_type",
+    "bill_type",
+    "revenue_code",
+    "place_of_service",
+    "service_from_date",
+    "service_to_date",
+    "principal_diagnosis_code",
+    "paid_amount",
+]
+
+
+def claim(**overrides: str) -> dict[str, str]:
+    row = {
+        "claim_id": "C1",
+        "claim_line_number": "1",
+        "member_id": "M1",
+        "claim_type": "institutional",
+        "bill_type": "111",
+        "revenue_code": "0450",
+        "place_of_service": "",
+        "service_from_date": "2026-03-04",
+        "service_to_date": "2026-03-05",
+        "principal_diagnosis_code": "J45909",
+        "paid_amount": "125.50",
+    }
+    row.update(overrides)
+    return row
+
+
+def csv_bytes(rows: list[dict[str, str]], header: list[str] | None = None) -> bytes:
+    header = header or (list(rows[0]) if rows else HEADER)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
+    path.write_bytes(csv_bytes(rows, header))
+    return path
+
+
+def write_csv_gz(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_bytes(gzip.compress(csv_bytes(rows)))
+    return path
+
+
+def write_parquet(path: Path, table: pa.Table) -> Path:
+    pq.write_table(table, path)
+    return path
+
+
+def ingest(db: Path, landing: Path) -> tuple[duckdb.DuckDBPyConnection, IngestReport]:
+    con = duckdb.connect(str(db))
+    report = ingest_landing(con, landing, IngestSettings(run_quality=False))
+    return con, report
+
+
+def quarantine(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(file, row, column, original value, reason), in a stable order."""
+    return con.execute(
+        "select source_file, source_row, column_name, original_value, reason "
+        "from raw.quarantine order by source_file, source_row, column_name"
+    ).fetchall()
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
+    return con.execute(
+        "select (select count(*) from raw.medical_claims), (select count(*) from raw.quarantine),"
+        " (select count(*) from raw.load_ledger)"
+    ).fetchone()

@@ -1,0 +1,83 @@
+"""Idempotence, atomicity, reconciliation and discovery of the ingest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.ingest import ingest_landing, reconcile
+from tests.ingest_helpers import claim, counts, ingest, quarantine, write_csv
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    d = tmp_path / "landing"
+    d.mkdir()
+    return d
+
+
+def test_rerun_and_same_bytes_under_another_name_load_nothing_new(tmp_path, landing):
+    write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_line_number="x")])
+    write_csv(landing / "eligibility_1.csv", [claim()], header=["member_id"])  # rejected
+    con, first = ingest(tmp_path / "w.duckdb", landing)
+    before = counts(con)
+    assert before == (1, 2, 2)
+
+    (landing / "medical_claims_copy.csv").write_bytes(
+        (landing / "medical_claims_1.csv").read_bytes()
+    )
+    second = ingest_landing(con, landing)
+    assert second.files == []
+    assert sorted((s.name, s.first_loaded_as) for s in second.skipped) == [
+        ("eligibility_1.csv", "eligibility_1.csv"),
+        ("medical_claims_1.csv", "medical_claims_1.csv"),
+        ("medical_claims_copy.csv", "medical_claims_1.csv"),
+    ]
+    assert counts(con) == before
+    assert reconcile(con) == []
+
+
+def test_files_that_are_not_landing_files_are_ignored(tmp_path, landing):
+    write_csv(landing / "medical_claims_1.csv", [claim()])
+    (landing / "truth.parquet").write_bytes(b"PAR1")
+    (landing / "README").write_text("notes")
+    (landing / "medical_claims_notes.txt").write_text("notes")
+    (landing / "sub").mkdir()
+    _, report = ingest(tmp_path / "w.duckdb", landing)
+    assert report.ignored == ["README", "medical_claims_notes.txt", "sub", "truth.parquet"]
+    assert [f.name for f in report.files] == ["medical_claims_1.csv"]
+
+
+def test_a_failed_load_leaves_nothing_of_the_file_and_is_retried(tmp_path, landing):
+    """A failure mid-file (here a constraint the raw table refuses) rolls the file back."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.medical_claims as select * from (values (1)) t(x) where false"
+    )  # a table of the wrong shape: the insert fails after the quarantine rows are written
+    write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_line_number="x")])
+    report = ingest_landing(con, landing)
+    assert report.files[0].status == "rejected"
+    assert "load failed, nothing of it was kept" in report.files[0].error
+    assert quarantine(con) == [("medical_claims_1.csv", 0, None, None, "load_failed")]
+
+    con.execute("drop table raw.medical_claims")
+    report = ingest_landing(con, landing)
+    assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in report.files] == [
+        ("loaded", 1, 1)
+    ]
+    assert [r[4] for r in quarantine(con)] == ["bad_integer"]
+    assert reconcile(con) == []
+
+
+def test_reconcile_counts_the_tables_not_the_ledger(tmp_path, landing):
+    write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_line_number="2")])
+    con, _ = ingest(tmp_path / "w.duckdb", landing)
+    assert reconcile(con) == []
+    con.execute("delete from raw.medical_claims where _source_row = 2")
+    assert reconcile(con) == [
+        "medical_claims_1.csv: ledger says 2 rows loaded, raw holds 1",
+        "medical_claims_1.csv: rows read 2 != loaded 1 + quarantined 0",
+    ]
