@@ -3,9 +3,11 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.contract import FILE_KINDS, FileKind
 from pipelines.defs.partitions import as_of_partitions
 from pipelines.defs.resources import PipelineSettings
-from pipelines.ingest import ingest_landing, reconcile
+from pipelines.ingest import IngestSettings, ingest_landing, reconcile
+from pipelines.ingest.quality import quality_of_table, suite_name
 from pipelines.reference import load_reference_tables
 
 
@@ -20,7 +22,8 @@ def raw_landing(
     context: dg.AssetExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as con:
-        report = ingest_landing(con, settings.landing)
+        # The suites run as the blocking checks below, over the whole raw layer.
+        report = ingest_landing(con, settings.landing, IngestSettings(run_quality=False))
     for f in report.files:
         context.log.info(
             f"{f.name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "
@@ -63,6 +66,44 @@ def no_rejected_files(duckdb: DuckDBResource) -> dg.AssetCheckResult:
             "rejected": dg.MetadataValue.json([{"file": f, "error": e} for f, e in rejected])
         },
     )
+
+
+# Rows handed to Great Expectations per kind: pipelines/quality.py says why a sample.
+QUALITY_SAMPLE_ROWS = 200_000
+
+
+def _raw_suite_check(kind: FileKind) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=raw_landing,
+        name=f"{suite_name(kind)}_suite",
+        blocking=True,
+        partitions_def=as_of_partitions,
+        description=f"GX suite expectations/{suite_name(kind)}.json over raw.{kind.name} "
+        f"(a repeatable sample of {QUALITY_SAMPLE_ROWS:,} rows when larger).",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        settings: PipelineSettings,
+        duckdb: DuckDBResource,
+    ) -> dg.AssetCheckResult:
+        results = settings.output / "validation" / context.partition_key / context.run.run_id
+        with duckdb.get_connection() as con:
+            summary = quality_of_table(
+                con, kind, QUALITY_SAMPLE_ROWS, settings.expectations, results
+            )
+        return dg.AssetCheckResult(
+            passed=summary.success,
+            metadata={
+                "rows_validated": summary.rows_validated,
+                "failed_expectations": dg.MetadataValue.json(list(summary.failed)),
+                "result": dg.MetadataValue.path(str(results / f"{summary.suite}.json")),
+            },
+        )
+
+    return _check
+
+
+raw_suite_checks = [_raw_suite_check(kind) for kind in FILE_KINDS.values()]
 
 
 @dg.asset(
