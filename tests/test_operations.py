@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -58,8 +59,8 @@ def test_failing_expectation_blocks_publication_and_keeps_the_previous(
     before = (deployment.out / "latest").resolve()
     before_manifest = (before / "manifest.json").read_bytes()
     strict = tmp_path / "strict_suites"
-    strict.mkdir()
-    suite = json.loads((EXPECTATIONS_DIR / "pub_candidates.json").read_text())
+    shutil.copytree(EXPECTATIONS_DIR, strict)
+    suite = json.loads((strict / "pub_candidates.json").read_text())
     suite["expectations"].append(
         {
             "type": "expect_column_values_to_be_in_set",

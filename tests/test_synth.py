@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -17,6 +18,9 @@ from pipelines.contract import CARE_MANAGEMENT_STATUS, ELIGIBILITY, MEDICAL_CLAI
 from pipelines.measures import COUNT_COLUMNS, OUTCOME_COLUMNS, WINDOW_COLUMNS
 from pipelines.reference import codes
 from pipelines.synth.__main__ import main
+from pipelines.synth.calendar import add_months, to_days
+from pipelines.synth.codes import load_codes
+from pipelines.synth.eligibility import sample_members, sample_spans
 from pipelines.synth.planted import planted_scenarios
 
 AS_OF = dt.date(2026, 11, 21)
@@ -341,3 +345,12 @@ def test_ed_visits_in_claims_match_truth(claims, truth):
 def test_too_few_members_is_refused(tmp_path):
     with pytest.raises(ValueError, match="at least"):
         _run(tmp_path, members=10)
+
+
+def test_no_enrollment_span_ends_before_it_starts_at_scale():
+    """Rare histories (a late start after a death) only show at scale: 200,000 members."""
+    as_of = dt.date(2026, 11, 21)
+    rng = np.random.default_rng([3, 0])
+    members = sample_members(rng, np.arange(200_000, dtype=np.int64), load_codes(), to_days(as_of))
+    spans = sample_spans(rng, members, to_days(add_months(as_of, -24)) + 1, to_days(as_of))
+    assert (spans.end >= spans.start).all()

@@ -140,7 +140,12 @@ def sample_spans(rng: np.random.Generator, m: Members, first_day: int, as_of: in
     # Histories that would start after their own end fall back to continuous enrollment.
     history = np.where((history == 1) & (start0 >= gap_end1), 0, history)
     history = np.where((history == 2) & (start0 >= disenrolled_end), 0, history)
-    history = np.where((history == 3) & (late_start >= as_of), 0, history)
+    # A late start after the member's death (spans end 20 days after it) would end first.
+    history = np.where(
+        (history == 3) & (late_start >= np.minimum(as_of, m.death.astype(np.int64) + 20)),
+        0,
+        history,
+    )
 
     start1 = np.select([history == 3], [late_start], start0)
     end1 = np.select([history == 1, history == 2], [gap_end1, disenrolled_end], end0)
