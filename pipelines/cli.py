@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.resources import PipelineSettings
-from pipelines.runner import execute_nightly, failed_checks, succeeded
+from pipelines.runner import execute_nightly, failed_checks, failure_messages, succeeded
 
 
 def _date(text: str) -> str:
@@ -57,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
     with _instance() as instance:
         result = execute_nightly(settings, args.as_of, instance=instance, log_level=args.log_level)
     checks = failed_checks(result)
-    steps = [e for e in result.all_events if e.is_failure]
     if succeeded(result):
         print(f"run {result.run_id} succeeded for as-of {args.as_of}")
         print(f"  warehouse: {settings.warehouse}")
@@ -66,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"run {result.run_id} FAILED for as-of {args.as_of}", file=sys.stderr)
     for name in checks:
         print(f"  failed check: {name}", file=sys.stderr)
-    for event in steps:
-        print(f"  failed step: {event.step_key}: {event.message}", file=sys.stderr)
+    for message in failure_messages(result):
+        print(f"  error: {message}", file=sys.stderr)
     return 1
 
 

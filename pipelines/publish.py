@@ -121,8 +121,11 @@ def write_publication(
     as_of_text = as_of.isoformat()
     runs = out_dir / "runs" / as_of_text
     runs.mkdir(parents=True, exist_ok=True)
+    # Leftovers of killed runs: never visible (hidden, no symlink points at them), and no
+    # other run is writing (the warehouse lock), so they can go.
+    for stale in runs.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = runs / f".tmp-{run_id}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     os.chmod(tmp, 0o750)
 

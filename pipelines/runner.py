@@ -38,3 +38,17 @@ def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
 
 def succeeded(result: dg.ExecuteInProcessResult) -> bool:
     return result.success and not failed_checks(result)
+
+
+def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The errors behind a failed run, first line each, without repeats (the same error is
+    reported by the step, the resource and the run)."""
+    messages: list[str] = []
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if error is None:
+            continue
+        message = error.message.strip().splitlines()[-1] if error.message.strip() else ""
+        if message and message not in messages:
+            messages.append(message)
+    return messages
