@@ -1,4 +1,5 @@
-"""Command line: `python -m pipelines run --as-of DATE --landing DIR --out DIR --warehouse PATH`.
+"""Command line: `python -m pipelines run --as-of DATE --landing DIR --out DIR --warehouse PATH`
+and `python -m pipelines backfill --from DATE --to DATE ...` (same folders).
 
 Runs the same Dagster job the nightly schedule runs, in this process, and exits non-zero when
 any step or blocking check fails. Users' scripts call this: keep the flags stable.
@@ -26,14 +27,24 @@ def _date(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    folders = argparse.ArgumentParser(add_help=False)
+    folders.add_argument("--landing", type=Path, required=True, help="folder of landing files")
+    folders.add_argument("--out", type=Path, required=True, help="folder for publications")
+    folders.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file")
+    folders.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the nightly job for one as-of date")
+    run = sub.add_parser("run", parents=[folders], help="run the nightly job for one as-of date")
     run.add_argument("--as-of", type=_date, required=True, help="as-of date, YYYY-MM-DD")
-    run.add_argument("--landing", type=Path, required=True, help="folder of landing files")
-    run.add_argument("--out", type=Path, required=True, help="folder for publications")
-    run.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file")
-    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    backfill = sub.add_parser(
+        "backfill",
+        parents=[folders],
+        help="run the nightly job for every as-of date in a range, oldest first",
+    )
+    backfill.add_argument("--from", dest="start", type=_date, required=True)
+    backfill.add_argument("--to", dest="end", type=_date, required=True)
     return parser
 
 
@@ -70,8 +81,22 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
+def backfill(args: argparse.Namespace) -> int:
+    """One run per as-of date, in date order (each night's change status reads the one
+    before); stops at the first failure so no later night builds on a missing one."""
+    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    if end < start:
+        print(f"error: --to {args.end} is before --from {args.start}", file=sys.stderr)
+        return 2
+    day = start
+    while day <= end:
+        args.as_of = day.isoformat()
+        if (code := run(args)) != 0:
+            return code
+        day += dt.timedelta(days=1)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        return run(args)
-    return 2  # pragma: no cover - argparse requires a command
+    return {"run": run, "backfill": backfill}[args.command](args)

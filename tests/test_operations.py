@@ -13,6 +13,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from pipelines.cli import main
 from pipelines.defs import build_definitions
 from pipelines.defs.jobs import NIGHTLY_JOB
 from pipelines.defs.resources import PipelineSettings
@@ -153,3 +154,23 @@ def test_published_files_and_warehouse_are_not_world_readable(sample_run: Deploy
     assert sample_run.warehouse.stat().st_mode & 0o007 == 0
     for path in (sample_run.out / "latest").iterdir():
         assert path.stat().st_mode & 0o007 == 0, path.name
+
+
+def test_backfill_over_a_date_range_publishes_each_night_in_order(tmp_path):
+    deployment = Deployment(tmp_path / "d")
+    code = main(
+        [
+            "backfill", "--from", "2026-11-19", "--to", "2026-11-21",
+            "--landing", str(deployment.landing), "--out", str(deployment.out),
+            "--warehouse", str(deployment.warehouse), "--log-level", "WARNING",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    nights = ["2026-11-19", "2026-11-20", "2026-11-21"]
+    for night in nights:
+        manifest = json.loads((deployment.out / night / "manifest.json").read_text())
+        assert manifest["as_of"] == night
+    assert (deployment.out / "latest").resolve() == (deployment.out / nights[-1]).resolve()
+    # Nights run oldest first: the last one compares with the night before it.
+    last = pl.read_parquet(deployment.out / nights[-1] / "candidates.parquet")
+    assert (last["change_status"] == "continuing").sum() > 0.9 * last.height
