@@ -151,7 +151,9 @@ def test_analyst_keeps_querying_through_a_full_run(sample_run: Deployment, tmp_p
 
 
 def test_published_files_and_warehouse_are_not_world_readable(sample_run: Deployment):
-    assert sample_run.warehouse.stat().st_mode & 0o007 == 0
+    work = sample_run.warehouse.with_suffix(".work.duckdb")
+    for path in (sample_run.warehouse, work, sample_run.warehouse.parent):
+        assert path.stat().st_mode & 0o007 == 0, path.name
     for path in (sample_run.out / "latest").iterdir():
         assert path.stat().st_mode & 0o007 == 0, path.name
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
@@ -31,7 +32,9 @@ class RunWarehouse(DuckDBResource):
         return Path(f"{self.database}.lock")
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        # Member-level data: the folder and the database are not readable by other users.
+        self.lock_path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        os.chmod(self.lock_path.parent, 0o750)
         fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o640)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -45,6 +48,14 @@ class RunWarehouse(DuckDBResource):
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
+        self._restrict(Path(self.database))
+
+    @staticmethod
+    def _restrict(database: Path) -> None:
+        if not database.exists():
+            with duckdb.connect(str(database)):
+                pass  # create it now, so its permissions are set before any row is written
+        os.chmod(database, 0o640)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._lock_fd is not None:
