@@ -1,0 +1,570 @@
+"""End-to-end benchmark: synthetic landing files -> the nightly Dagster job -> publication.
+
+    .venv/bin/python benchmarks/bench_pipeline.py --members 100000
+    .venv/bin/python benchmarks/bench_pipeline.py --members 100000 1000000 --format both
+    ECM_DUCKDB_MEMORY_LIMIT=4GB .venv/bin/python benchmarks/bench_pipeline.py --members 5000000
+
+For each (members, format) it generates 24 months of history (or reuses the folder from an
+earlier invocation), times DuckDB reading every landing file once (the floor no pipeline can
+beat), then runs the real nightly job in a fresh child process and prints wall seconds per
+stage (ingest, each rules model, checks, publish), total wall, the child's peak RSS, claim
+lines per second and total / floor; a final JSON line carries every figure.
+
+Why a child process: peak RSS is a high-water mark, so the generator's and this script's
+memory must not count; `os.wait4` returns the child's own ru_maxrss. Why the total includes
+the child's start-up: the goal is "landing files to publication", and `python -m pipelines
+run` pays the imports too. Stage seconds come from the run's STEP_START / STEP_SUCCESS events;
+per-model seconds from the `rules_models` materialization metadata. docs/benchmarks.md has
+the goals and the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+AS_OF, SEED, MONTHS = "2026-11-21", 20261121, 24
+GIB = 1024**3
+# Issue 5's goals, reported against (not asserted): 1M members from Parquet.
+GOAL_MEMBERS, GOAL_TOTAL_S, GOAL_RSS_GIB, GOAL_CHECKS_SHARE, GOAL_SCALING = (
+    1_000_000,
+    180.0,
+    6.0,
+    0.20,
+    1.1,
+)
+# Asset group -> benchmark stage; asset checks are their own stage ("checks").
+STAGE_OF_GROUP = {
+    "ingest": "ingest",
+    "staging": "rules",
+    "intermediate": "rules",
+    "marts": "rules",
+    "publish": "publish",
+}
+STAGES = ("ingest", "rules", "checks", "publish", "other")
+# The rest of the child's wall: not in any step, still paid by every nightly run.
+OVERHEAD = {
+    "startup": "start-up: interpreter, imports, definitions, run launch",
+    "between_steps": "Dagster between steps (events, resources, step launch)",
+    "shutdown": "shutdown: after the run's last event to process exit",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Child: one nightly run, timings out as JSON. Everything heavy is imported here, so its cost
+# lands in the child's wall and RSS, as it would for `python -m pipelines run`.
+# --------------------------------------------------------------------------------------------
+
+
+def child_main(spec_path: str) -> int:
+    """Run the nightly job once and write the step timings the parent reports."""
+    import dagster as dg
+    import duckdb
+
+    from pipelines.defs import build_definitions
+    from pipelines.defs.resources import PipelineSettings, duckdb_config
+    from pipelines.runner import execute_nightly, failed_checks
+
+    spec = json.loads(Path(spec_path).read_text())
+    settings = PipelineSettings(
+        landing_dir=spec["landing"],
+        output_dir=spec["out"],
+        warehouse_path=spec["warehouse"],
+        **spec["settings"],
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = execute_nightly(settings, spec["as_of"], instance=instance, log_level="WARNING")
+        starts: dict[str, float] = {}
+        steps: list[dict[str, Any]] = []
+        run_start = run_end = None
+        for entry in instance.all_logs(result.run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            kind = event.event_type_value
+            if kind in ("PIPELINE_START", "RUN_START"):
+                run_start = entry.timestamp
+            elif kind in ("PIPELINE_SUCCESS", "PIPELINE_FAILURE", "RUN_SUCCESS", "RUN_FAILURE"):
+                run_end = entry.timestamp
+            elif kind == "STEP_START":
+                starts[event.step_key] = entry.timestamp
+            elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
+                steps.append(
+                    {
+                        "step": event.step_key,
+                        "seconds": entry.timestamp - starts[event.step_key],
+                        "ok": kind == "STEP_SUCCESS",
+                    }
+                )
+    stage_of_step: dict[str, str] = {}
+    for ad in build_definitions(settings).resolve_asset_graph().assets_defs:
+        if not ad.is_executable:
+            continue
+        if not ad.keys and ad.check_keys:
+            stage_of_step[ad.node_def.name] = "checks"
+        else:
+            group = ad.group_names_by_key[next(iter(ad.keys))]
+            stage_of_step[ad.node_def.name] = STAGE_OF_GROUP.get(group, "other")
+    for step in steps:
+        # A graph-backed asset (the bucketed rules) runs as steps "<node>.<op>".
+        step["stage"] = stage_of_step.get(step["step"].split(".")[0], "other")
+
+    models = []
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_MATERIALIZATION":
+            continue
+        mat = event.event_specific_data.materialization
+        if "seconds" in mat.metadata:
+            models.append(
+                {
+                    "model": mat.asset_key.to_user_string(),
+                    "step": event.step_key,
+                    "seconds": float(mat.metadata["seconds"].value),
+                    "rows": int(mat.metadata["rows"].value) if "rows" in mat.metadata else None,
+                }
+            )
+
+    # The settings the run's connections really had (the resource passes duckdb_config()).
+    con = duckdb.connect(str(settings.work_warehouse), config=duckdb_config())
+    memory_limit, temp_directory, max_temp = con.sql(
+        "select current_setting('memory_limit'), current_setting('temp_directory'), "
+        "current_setting('max_temp_directory_size')"
+    ).fetchall()[0]
+    con.close()
+
+    Path(spec["result"]).write_text(
+        json.dumps(
+            {
+                "success": result.success,
+                "failed_checks": failed_checks(result),
+                "failed_steps": [e.step_key for e in result.all_events if e.is_failure],
+                "run_start": run_start,
+                "run_end": run_end,
+                "steps": steps,
+                "models": models,
+                "duckdb": {
+                    "memory_limit": memory_limit,
+                    "threads": duckdb_config()["threads"],
+                    "temp_directory": temp_directory,
+                    "max_temp_directory_size": max_temp,
+                },
+            }
+        )
+    )
+    return 0 if result.success else 1
+
+
+# --------------------------------------------------------------------------------------------
+# Parent: data, floor, child run, report.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    members: int
+    format: str
+    seed: int
+    claim_lines: int = 0
+    landing_files: int = 0
+    landing_bytes: int = 0
+    generate_s: float | None = None
+    generate_peak_rss_gib: float | None = None
+    generated_now: bool = False
+    floor_s: float = 0.0
+    total_s: float = 0.0
+    cpu_s: float = 0.0
+    run_s: float | None = None
+    peak_rss_gib: float = 0.0
+    peak_spill_bytes: int = 0
+    warehouse_bytes: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)
+    duckdb: dict[str, Any] = field(default_factory=dict)
+    success: bool = False
+    failed_checks: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lines_per_s(self) -> float:
+        return self.claim_lines / self.total_s if self.total_s else 0.0
+
+    @property
+    def ratio_to_floor(self) -> float:
+        return self.total_s / self.floor_s if self.floor_s else 0.0
+
+    @property
+    def checks_share(self) -> float:
+        return self.stages.get("checks", 0.0) / self.total_s if self.total_s else 0.0
+
+
+def _wait(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None
+) -> tuple[int, float, float, Any]:
+    """Run `cmd`: exit code, spawn epoch, wall seconds, its own rusage (os.wait4).
+
+    The rusage is the child's alone (not earlier children's): ru_maxrss is its peak RSS in
+    KiB, ru_utime + ru_stime its CPU seconds.
+    """
+    with open(log, "wb") as sink:
+        spawned, started = time.time(), time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, spawned, wall, usage
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def ensure_landing(data_dir: Path, run: Run, fresh: bool) -> Path:
+    """The landing folder for (members, seed, format): reused when a finished one is there.
+
+    A `<folder>.done` file is written only after the generator succeeded, so a folder left by
+    an interrupted generation is regenerated, never benchmarked half-written.
+    """
+    landing = data_dir / f"m{run.members}_s{run.seed}_{run.format}"
+    done = landing.with_name(landing.name + ".done")
+    if fresh or not done.exists():
+        shutil.rmtree(landing, ignore_errors=True)
+        done.unlink(missing_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pipelines.synth", "--members", str(run.members)]
+        cmd += ["--months", str(MONTHS), "--as-of", AS_OF, "--seed", str(run.seed)]
+        cmd += ["--out", str(landing), "--format", run.format]
+        log = data_dir / f"{landing.name}.generate.log"
+        print(f"generating {run.members:,} members ({run.format}) into {landing} ...", flush=True)
+        code, _, wall, usage = _wait(cmd, log)
+        if code:
+            raise SystemExit(f"generator failed ({code}):\n{_tail(log)}")
+        done.write_text(json.dumps({"seconds": wall, "peak_rss_kib": usage.ru_maxrss}))
+        run.generated_now = True
+    info = json.loads(done.read_text())
+    run.generate_s = info["seconds"]
+    run.generate_peak_rss_gib = info["peak_rss_kib"] / 1024**2
+    return landing
+
+
+def read_floor(landing: Path, run: Run) -> None:
+    """Seconds for DuckDB to read every landing file once, touching every value.
+
+    `sum(hash(COLUMNS(*)))` forces every column of every row to be decoded (a bare count(*)
+    on Parquet reads only metadata). Same memory limit and threads as the pipeline, one scan
+    per file kind (kinds have different columns). CSV is read as text, as ingest reads it.
+    """
+    import duckdb
+
+    from pipelines.defs.resources import duckdb_config
+    from pipelines.ingest.files import discover
+
+    files, _ = discover(landing)
+    by_kind: dict[str, list[str]] = {}
+    for lf in files:
+        by_kind.setdefault(lf.kind.name, []).append(str(lf.path))
+    run.landing_files = len(files)
+    run.landing_bytes = sum(lf.path.stat().st_size for lf in files)
+    con = duckdb.connect(config=duckdb_config())
+    started = time.perf_counter()
+    for kind, paths in sorted(by_kind.items()):
+        if run.format == "parquet":
+            source = f"read_parquet({paths!r})"
+        else:
+            source = f"read_csv({paths!r}, header = true, all_varchar = true)"
+        rows = con.sql(f"select count(*), sum(hash(COLUMNS(*))) from {source}").fetchall()[0][0]
+        if kind == "medical_claims":
+            run.claim_lines = rows
+    run.floor_s = time.perf_counter() - started
+    con.close()
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes on disk under `path` (allocated blocks: DuckDB's spill files can be sparse)."""
+    total = 0
+    try:
+        for entry in os.scandir(path):
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat().st_blocks * 512
+            elif entry.is_dir(follow_symlinks=False):
+                total += _tree_bytes(Path(entry.path))
+    except FileNotFoundError:
+        pass
+    return total
+
+
+def run_pipeline(landing: Path, work: Path, run: Run, settings: dict[str, Any]) -> None:
+    """One nightly run in a fresh child process, with a fresh warehouse and output folder."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    warehouse = work / "warehouse" / "ecm.duckdb"
+    spec = {
+        "landing": str(landing),
+        "out": str(work / "out"),
+        "warehouse": str(warehouse),
+        "as_of": AS_OF,
+        "result": str(work / "result.json"),
+        "settings": settings,
+    }
+    (work / "spec.json").write_text(json.dumps(spec))
+    # DuckDB's default temp_directory for a file database is '<database>.tmp' (the work
+    # warehouse's, and any bucket database's beside it).
+    spill_root = warehouse.parent
+    peak_spill = 0
+    stop = threading.Event()
+
+    def watch_spill() -> None:
+        nonlocal peak_spill
+        while not stop.wait(0.5):
+            spilled = sum(_tree_bytes(d) for d in spill_root.glob("*.tmp") if d.is_dir())
+            peak_spill = max(peak_spill, spilled)
+
+    watcher = threading.Thread(target=watch_spill, daemon=True)
+    watcher.start()
+    log = work / "run.log"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "_child", str(work / "spec.json")]
+    # The child runs with DAGSTER_HOME unset: an ephemeral instance, no UI history written.
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    try:
+        code, spawned, wall, usage = _wait(cmd, log, env)
+    finally:
+        stop.set()
+        watcher.join()
+    run.total_s = wall
+    run.peak_rss_gib = usage.ru_maxrss / 1024**2
+    run.cpu_s = usage.ru_utime + usage.ru_stime
+    run.peak_spill_bytes = peak_spill
+    if not (work / "result.json").exists():
+        print(f"run crashed ({code}); last lines of {log}:\n{_tail(log)}", file=sys.stderr)
+        return
+    result = json.loads((work / "result.json").read_text())
+    run.success = bool(result["success"]) and not result["failed_checks"] and code == 0
+    run.failed_checks, run.failed_steps = result["failed_checks"], result["failed_steps"]
+    run.steps, run.models, run.duckdb = result["steps"], result["models"], result["duckdb"]
+    for stage in STAGES:
+        run.stages[stage] = sum(s["seconds"] for s in run.steps if s["stage"] == stage)
+    in_steps = sum(run.stages[s] for s in STAGES)
+    if result["run_start"] and result["run_end"]:
+        run.run_s = result["run_end"] - result["run_start"]
+        run.stages["startup"] = result["run_start"] - spawned
+        run.stages["between_steps"] = run.run_s - in_steps
+        run.stages["shutdown"] = run.total_s - run.stages["startup"] - run.run_s
+    else:
+        run.stages["startup"] = run.total_s - in_steps
+    if warehouse.exists():
+        run.warehouse_bytes = warehouse.stat().st_size
+    if not run.success:
+        print(f"run FAILED; last lines of {log}:\n{_tail(log)}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""  # pragma: no cover
+
+
+def print_run(run: Run) -> None:
+    """The human table for one run: stages with their steps, then the headline figures."""
+    width = 62
+    total = run.total_s or 1.0
+
+    def row(label: str, seconds: float, share: bool = False, indent: int = 0) -> None:
+        pct = f"{seconds / total:7.1%}" if share else ""
+        print(f"  {' ' * indent}{label:<{width - indent}}{seconds:9.2f}{pct}")
+
+    print()
+    status = "ok" if run.success else "FAILED"
+    print(f"== {run.members:,} members, {run.format} landing, seed {run.seed}: {status} ==")
+    gen = "generated" if run.generated_now else "reused; generated"
+    print(
+        f"  landing: {run.landing_files} files, {_size(run.landing_bytes)}, "
+        f"{run.claim_lines:,} claim lines ({gen} in {run.generate_s:.1f} s, "
+        f"generator peak RSS {run.generate_peak_rss_gib:.2f} GiB; not in the total)"
+    )
+    if run.duckdb:
+        d = run.duckdb
+        print(
+            f"  duckdb: memory_limit {d['memory_limit']}, threads {d['threads']}, "
+            f"temp_directory {d['temp_directory']} (max {d['max_temp_directory_size']})"
+        )
+    if run.settings:
+        print(f"  settings: {run.settings}")
+    print(f"  {'stage / step':<{width}}{'seconds':>9}{'share':>7}")
+    for stage in STAGES:
+        steps = [s for s in run.steps if s["stage"] == stage]
+        if not steps:
+            continue
+        row(stage, run.stages[stage], share=True)
+        for s in steps:
+            row(s["step"] + ("" if s["ok"] else "  (FAILED)"), s["seconds"], indent=2)
+            for m in (m for m in run.models if m["step"] == s["step"]):
+                rows = "" if m["rows"] is None else f" ({m['rows']:,} rows)"
+                row(m["model"] + rows, m["seconds"], indent=4)
+    for key, label in OVERHEAD.items():
+        if key in run.stages:
+            row(label, run.stages[key], share=True)
+    row("TOTAL wall, landing files to publication", run.total_s, share=True)
+    print(
+        f"  read floor (DuckDB scans every landing value once): {run.floor_s:.2f} s; "
+        f"total / floor = {run.ratio_to_floor:.1f}x"
+    )
+    print(
+        f"  peak RSS {run.peak_rss_gib:.2f} GiB | {run.lines_per_s:,.0f} claim lines/s | "
+        f"checks {run.checks_share:.1%} of total | peak spill {_size(run.peak_spill_bytes)} | "
+        f"warehouse {_size(run.warehouse_bytes)}"
+    )
+    cores = run.cpu_s / run.total_s if run.total_s else 0.0
+    print(
+        f"  child CPU {run.cpu_s:.1f} s = {cores:.2f} cores busy on average "
+        f"(of {os.cpu_count()}; far below on a shared machine means the wall is inflated)"
+    )
+    if run.stages.get("between_steps", 0) < 0:
+        print("  (steps overlapped: stage seconds are summed step seconds, more than wall)")
+    if run.failed_checks or run.failed_steps:
+        print(f"  failed checks: {run.failed_checks}  failed steps: {run.failed_steps}")
+
+
+def goals(runs: list[Run]) -> dict[str, Any]:
+    """Issue 5's goals for whatever this invocation measured (None: not measured here)."""
+    out: dict[str, Any] = {}
+    for run in runs:
+        tag = f"{run.members}_{run.format}"
+        out[f"checks_share_le_20pct_{tag}"] = run.checks_share <= GOAL_CHECKS_SHARE
+        if run.members == GOAL_MEMBERS and run.format == "parquet":
+            out["1M_parquet_total_le_180s"] = run.total_s <= GOAL_TOTAL_S
+            out["1M_parquet_peak_rss_le_6GiB"] = run.peak_rss_gib <= GOAL_RSS_GIB
+        if run.members >= 5 * GOAL_MEMBERS:
+            out[f"{tag}_completes"] = run.success
+    for fmt in {r.format for r in runs}:
+        by_members = {r.members: r for r in runs if r.format == fmt and r.success}
+        for small, big in ((100_000, 1_000_000),):
+            if small in by_members and big in by_members:
+                ratio = by_members[big].total_s / by_members[small].total_s
+                out[f"scaling_{fmt}_1M_over_100k"] = round(ratio, 2)
+                out[f"scaling_{fmt}_le_11x"] = ratio <= 10 * GOAL_SCALING
+    return out
+
+
+def print_summary(runs: list[Run], checked: dict[str, Any]) -> None:
+    print()
+    head = f"  {'members':>10} {'format':<8} {'lines':>12} {'total s':>8} {'floor s':>8}"
+    print(head + f" {'x floor':>8} {'lines/s':>10} {'RSS GiB':>8} {'checks':>7} status")
+    for r in runs:
+        print(
+            f"  {r.members:>10,} {r.format:<8} {r.claim_lines:>12,} {r.total_s:>8.1f} "
+            f"{r.floor_s:>8.2f} {r.ratio_to_floor:>8.1f} {r.lines_per_s:>10,.0f} "
+            f"{r.peak_rss_gib:>8.2f} {r.checks_share:>7.1%} {'ok' if r.success else 'FAILED'}"
+        )
+    for name, value in checked.items():
+        print(f"  goal {name}: {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--members", type=int, nargs="+", default=[100_000])
+    parser.add_argument(
+        "--format",
+        choices=("parquet", "csv", "both"),
+        action="append",
+        help="landing format; repeat or say 'both' (default parquet)",
+    )
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT / "tmp" / "bench",
+        help="generated landing folders, reused across invocations (default tmp/bench/)",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="warehouse, spill and publication of each run (default <data-dir>/work)",
+    )
+    parser.add_argument("--fresh", action="store_true", help="regenerate the landing folders")
+    parser.add_argument("--keep", action="store_true", help="keep each run's warehouse and out/")
+    parser.add_argument("--memory-limit", help="sets ECM_DUCKDB_MEMORY_LIMIT for the run")
+    parser.add_argument("--threads", type=int, help="sets ECM_DUCKDB_THREADS for the run")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another PipelineSettings field for the run, e.g. buckets=4 (repeatable)",
+    )
+    args = parser.parse_args(argv)
+
+    formats = []
+    for f in args.format or ["parquet"]:
+        for g in ("parquet", "csv") if f == "both" else (f,):
+            if g not in formats:
+                formats.append(g)
+    if args.memory_limit:
+        os.environ["ECM_DUCKDB_MEMORY_LIMIT"] = args.memory_limit
+    if args.threads:
+        os.environ["ECM_DUCKDB_THREADS"] = str(args.threads)
+    work_root = args.work_dir or args.data_dir / "work"
+    extra: dict[str, Any] = {}
+    for item in args.setting:
+        key, _, value = item.partition("=")
+        extra[key] = int(value) if value.isdigit() else value
+
+    runs: list[Run] = []
+    for members in args.members:
+        for fmt in formats:
+            run = Run(members=members, format=fmt, seed=args.seed, settings=extra)
+            landing = ensure_landing(args.data_dir, run, args.fresh)
+            read_floor(landing, run)
+            work = work_root / f"m{members}_{fmt}"
+            print(f"running the nightly job on {landing} ...", flush=True)
+            run_pipeline(landing, work, run, extra)
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+            print_run(run)
+            runs.append(run)
+
+    checked = goals(runs)
+    print_summary(runs, checked)
+    summary = []
+    for r in runs:
+        d = asdict(r)
+        d.pop("steps")
+        d["models"] = {m["model"]: round(m["seconds"], 3) for m in r.models}
+        d["stages"] = {k: round(v, 2) for k, v in r.stages.items()}
+        d["lines_per_s"], d["ratio_to_floor"] = round(r.lines_per_s), round(r.ratio_to_floor, 2)
+        d["checks_share"] = round(r.checks_share, 4)
+        for k in ("total_s", "cpu_s", "floor_s", "run_s", "generate_s"):
+            d[k] = None if d[k] is None else round(d[k], 2)
+        for k in ("peak_rss_gib", "generate_peak_rss_gib"):
+            d[k] = None if d[k] is None else round(d[k], 3)
+        summary.append(d)
+    print(json.dumps({"bench": "pipeline", "as_of": AS_OF, "runs": summary, "goals": checked}))
+    return 0 if all(r.success for r in runs) else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "_child":
+        sys.exit(child_main(sys.argv[2]))
+    sys.exit(main())
