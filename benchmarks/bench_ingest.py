@@ -5,7 +5,8 @@
 
 `--make-rows` writes a contract-shaped medical_claims Parquet (and an eligibility file) with
 DuckDB, so the benchmark does not wait for the generator. Peak RSS is the process's
-ru_maxrss, which includes DuckDB's native memory.
+ru_maxrss, which includes DuckDB's native memory; process_cpu_s is the whole process's user +
+system CPU (generation with --make-rows included), steadier than wall time on a busy machine.
 """
 
 from __future__ import annotations
@@ -120,7 +121,10 @@ def main() -> None:
         reconcile_s = time.perf_counter() - started
         con.close()
 
-    peak_rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_rss_gib = usage.ru_maxrss / 1024**2
+    # CPU seconds are steadier than wall seconds on a shared machine.
+    cpu_s = usage.ru_utime + usage.ru_stime
     for f in report.files:
         quality = "" if f.quality is None else f" quality={'ok' if f.quality.success else 'FAILED'}"
         print(
@@ -130,7 +134,7 @@ def main() -> None:
     rows = report.rows_read
     print(
         f"rows={rows} wall_s={wall:.1f} rows_per_s={rows / wall:,.0f} "
-        f"peak_rss_gib={peak_rss_gib:.2f}"
+        f"peak_rss_gib={peak_rss_gib:.2f} process_cpu_s={cpu_s:.1f}"
     )
     print(f"reconcile_s={reconcile_s:.1f} problems={problems}")
 

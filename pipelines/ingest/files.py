@@ -69,6 +69,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What a file was when it was hashed: a later difference means it was still being written."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def snapshot(path: Path) -> Snapshot:
+    """Size and mtime first, then the hash: a write during hashing shows up as a later change."""
+    st = path.stat()
+    return Snapshot(size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha256_of(path))
+
+
+def change_since(path: Path, seen: Snapshot) -> str | None:
+    """How the file differs from `seen` (None: same size, mtime and content hash).
+
+    The hash is compared too, because a rewrite within one mtime tick keeps size and mtime.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "it was removed"
+    if st.st_size != seen.size:
+        return f"its size went from {seen.size} to {st.st_size} bytes"
+    if st.st_mtime_ns != seen.mtime_ns:
+        return "its modification time changed"
+    if sha256_of(path) != seen.sha256:
+        return "its content hash changed"
+    return None
+
+
 def open_text_bytes(path: Path, file_format: FileFormat) -> io.BufferedIOBase:
     """The file's bytes, decompressed when gzip."""
     if file_format == "csv.gz":
@@ -92,6 +125,34 @@ def read_csv_header(path: Path, file_format: FileFormat) -> list[str] | None:
         return None
     header = next(csv.reader(io.StringIO(first.decode("utf-8-sig"), newline="")))
     return [name.strip() for name in header]
+
+
+def blank_records_before(lf: LandingFile, lines: list[int]) -> dict[int, int]:
+    """For each record number in `lines` (header = 1), how many blank records precede it.
+
+    DuckDB's reader skips blank lines without a row but counts them in the record numbers it
+    gives rejected lines; the data rows do not count them. Only run when a file has rejected
+    lines (rare), reading as far as the last one.
+    """
+    wanted = sorted(set(lines))
+    found: dict[int, int] = {}
+    blank = 0
+    with open_text_bytes(lf.path, lf.file_format) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+        records = csv.reader(text)
+        i = 0
+        try:
+            for number, record in enumerate(records, start=1):
+                while i < len(wanted) and wanted[i] == number:
+                    found[wanted[i]] = blank
+                    i += 1
+                if i == len(wanted):
+                    break
+                if not record:
+                    blank += 1
+        except csv.Error:
+            pass  # a record Python cannot split either: keep DuckDB's numbers from here on
+    return found
 
 
 def original_line(path: Path, file_format: FileFormat, near: int, as_read: str) -> str:

@@ -15,23 +15,28 @@ from pipelines.contract import FILE_KINDS
 from pipelines.warehouse import RAW_SCHEMA
 
 LOAD_FAILED = "load_failed"
+CHANGED_DURING_LOAD = "changed_during_load"
+# Rejections that say nothing final about the bytes: the next run tries the file again.
+RETRYABLE = (LOAD_FAILED, CHANGED_DURING_LOAD)
 
 
 def already_loaded(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
     """The name these bytes were first ingested under, or None if they are new.
 
-    A file whose load failed for a reason outside the file (out of memory, a bug) is not
-    final: its ledger and file-level quarantine rows are removed so this run tries again.
+    A file whose load failed for a reason outside the file (out of memory, a bug) or that
+    changed while it was loaded is not final: its ledger and file-level quarantine rows are
+    removed so this run tries again.
     """
     row = con.execute(
         f"""
         select g.source_file, exists (
             select 1 from {RAW_SCHEMA}.quarantine q
-            where q.file_sha256 = g.file_sha256 and q.source_row = 0 and q.reason = ?
+            where q.file_sha256 = g.file_sha256 and q.source_row = 0
+              and list_contains(?, q.reason)
         )
         from {RAW_SCHEMA}.load_ledger g where g.file_sha256 = ?
         """,
-        [LOAD_FAILED, sha256],
+        [list(RETRYABLE), sha256],
     ).fetchone()
     if row is None:
         return None

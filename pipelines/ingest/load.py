@@ -1,9 +1,14 @@
 """Loading landing files into the raw layer: one transaction per file, nothing lost.
 
-Per file: stage it (stage.py), build the contract's checks over it (validate.py), then in one
-transaction insert the good rows into raw.<kind>, one quarantine row per bad column of every
-bad row, one quarantine row per duplicated key, and the ledger row. rows read = rows loaded +
-rows quarantined is asserted before commit, so a file that does not add up leaves nothing.
+Per file: stage it (stage.py), then in one transaction:
+1. rows that are not clean as delivered (fastpath.py: one cheap test per column) are copied
+   aside; there are usually few;
+2. the clean rows go straight into raw.<kind> with plain casts (one scan, no parsing);
+3. the full contract checks (validate.py) run over the rows set aside only: their good rows
+   are loaded normalized, their bad rows give one quarantine row per bad column;
+4. duplicated keys are found on the loaded rows and moved to quarantine;
+5. the ledger row; rows read = rows loaded + rows quarantined is asserted, and the file is
+   re-checked for changes since it was hashed, before the commit.
 All work is set-based in DuckDB: no row of the file passes through Python (except lines the
 CSV reader rejected, which are few and need their original bytes).
 """
@@ -13,7 +18,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,8 +26,10 @@ from pathlib import Path
 import duckdb
 
 from pipelines.contract import FileKind
+from pipelines.faults import failpoint
 from pipelines.ingest import ledger
-from pipelines.ingest.files import LandingFile, discover, sha256_of
+from pipelines.ingest.fastpath import clean_sql, extra_sql, fast_values
+from pipelines.ingest.files import LandingFile, Snapshot, change_since, discover, snapshot
 from pipelines.ingest.quality import quality_of_file
 from pipelines.ingest.report import FileRejected, FileResult, IngestReport, SkippedFile
 from pipelines.ingest.stage import StagedSource, stage
@@ -47,6 +54,14 @@ class IngestSettings:
     run_quality: bool = True
     quality_sample_rows: int | None = 100_000
     quality_results_dir: Path | None = None
+    # False sends every row through the full checks; tests use it to show the fast path
+    # changes nothing.
+    fast_path: bool = True
+
+
+# Called with a file's path after its rows are inserted and before the change check and
+# commit: a seam for tests (e.g. to append to the file as a slow writer would).
+BeforeCommit = Callable[[Path], None]
 
 
 def configure(con: duckdb.DuckDBPyConnection, settings: IngestSettings) -> None:
@@ -63,6 +78,7 @@ def ingest_landing(
     con: duckdb.DuckDBPyConnection,
     landing_dir: Path,
     settings: IngestSettings | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> IngestReport:
     """Load every new landing file (sorted by name) into raw.*; see the module docstring."""
     settings = settings or IngestSettings()
@@ -76,13 +92,14 @@ def ingest_landing(
         prefix="ingest_stage_", dir=settings.stage_directory
     ) as stage_dir:
         for lf in files:
-            sha = sha256_of(lf.path)
+            seen = snapshot(lf.path)
+            sha = seen.sha256
             first = ledger.already_loaded(con, sha)
             if first is not None:
                 log.info("skipped %s: same content as %s, already in the ledger", lf.name, first)
                 report.skipped.append(SkippedFile(lf.name, sha, first))
                 continue
-            result = load_file(con, lf, sha, Path(stage_dir))
+            result = load_file(con, lf, seen, Path(stage_dir), settings.fast_path, before_commit)
             if result.status == "loaded" and settings.run_quality:
                 result = _with_quality(con, result, lf.kind, settings)
             log.info(
@@ -100,9 +117,15 @@ def ingest_landing(
 
 
 def load_file(
-    con: duckdb.DuckDBPyConnection, lf: LandingFile, sha: str, stage_dir: Path
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    seen: Snapshot,
+    stage_dir: Path,
+    fast_path: bool = True,
+    before_commit: BeforeCommit | None = None,
 ) -> FileResult:
     started = time.perf_counter()
+    sha = seen.sha256
     base = {"name": lf.name, "kind": lf.kind.name, "sha256": sha, "file_format": lf.file_format}
     source: StagedSource | None = None
     try:
@@ -110,25 +133,26 @@ def load_file(
         con.begin()
         try:
             with _insertion_order_free(con):
-                read, loaded, quarantined = _load_staged(con, lf, sha, source)
+                read, loaded, quarantined = _load_staged(con, lf, sha, source, fast_path)
+            if before_commit is not None:
+                before_commit(lf.path)
+            failpoint("ingest.file_loaded")
+            _raise_if_changed(lf, seen)
             con.commit()
         except BaseException:
             con.rollback()
             raise
-    except FileRejected as e:
-        _record_rejection(con, lf, sha, e.reason, str(e), e.column)
-        return FileResult(**base, status="rejected", error=str(e), seconds=_since(started))
-    except duckdb.Error as e:
-        message = f"{lf.name}: load failed, nothing of it was kept: {e}"
-        _record_rejection(con, lf, sha, ledger.LOAD_FAILED, message, None)
-        return FileResult(**base, status="rejected", error=message, seconds=_since(started))
+        failpoint("ingest.file_committed")
+    except (FileRejected, duckdb.Error) as e:
+        rejection = _rejection(con, lf, seen, e)
+        _record_rejection(con, lf, sha, rejection.reason, str(rejection), rejection.column)
+        return FileResult(**base, status="rejected", error=str(rejection), seconds=_since(started))
     finally:
         if source is not None:
             for statement in source.cleanup:
                 con.execute(statement)
-            con.execute("drop view if exists ingest_checked")
-            con.execute("drop table if exists ingest_bad")
-            con.execute("drop table if exists ingest_dup")
+            for table in ("ingest_slow", "ingest_checked", "ingest_dup", "ingest_dup_hash"):
+                con.execute(f"drop table if exists {table}")
             if source.staged_file is not None:
                 source.staged_file.unlink(missing_ok=True)
     return FileResult(
@@ -139,6 +163,63 @@ def load_file(
         rows_quarantined=quarantined,
         seconds=_since(started),
     )
+
+
+def _raise_if_changed(lf: LandingFile, seen: Snapshot) -> None:
+    change = change_since(lf.path, seen)
+    if change is not None:
+        raise FileRejected(
+            ledger.CHANGED_DURING_LOAD,
+            f"{lf.name}: the file changed while it was loaded ({change}); "
+            "nothing of it was kept, the next run loads it again",
+        )
+
+
+def _rejection(
+    con: duckdb.DuckDBPyConnection, lf: LandingFile, seen: Snapshot, error: Exception
+) -> FileRejected:
+    """Why a file's load stopped, in the order that explains it best.
+
+    A file that changed meanwhile explains any error (a half-written gzip, a Parquet footer
+    not yet written) and is retried. A Parquet file whose pages do not decode is the file's
+    fault, and final; any other database error is retried on the next run.
+    """
+    if isinstance(error, FileRejected) and error.reason == ledger.CHANGED_DURING_LOAD:
+        return error
+    change = change_since(lf.path, seen)
+    if change is not None:
+        return FileRejected(
+            ledger.CHANGED_DURING_LOAD,
+            f"{lf.name}: the file changed while it was loaded ({change}); "
+            "nothing of it was kept, the next run loads it again",
+        )
+    if isinstance(error, FileRejected):
+        return error
+    if lf.file_format == "parquet":
+        broken = _parquet_decode_error(con, lf)
+        if broken is not None:
+            return FileRejected(
+                "unreadable_file", f"{lf.name}: not a readable Parquet file: {broken}"
+            )
+    return FileRejected(
+        ledger.LOAD_FAILED, f"{lf.name}: load failed, nothing of it was kept: {error}"
+    )
+
+
+def _parquet_decode_error(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> str | None:
+    """The error from decoding every value of the file, or None when it decodes.
+
+    Only run after a load failed: the footer can be intact while a page is garbled, which
+    the load's first read finds but cannot tell from a failure of ours.
+    """
+    try:
+        con.execute(
+            f"select count(*) from read_parquet({literal(str(lf.path))}) t "
+            "where hash(t) is not null"
+        ).fetchone()
+    except duckdb.Error as e:
+        return str(e).splitlines()[0]
+    return None
 
 
 @contextmanager
@@ -192,46 +273,64 @@ def _record_rejection(
 
 
 def _load_staged(
-    con: duckdb.DuckDBPyConnection, lf: LandingFile, sha: str, source: StagedSource
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    sha: str,
+    source: StagedSource,
+    fast_path: bool,
 ) -> tuple[int, int, int]:
     kind = lf.kind
     raw = f"{RAW_SCHEMA}.{kind.name}"
     lineage = f"{literal(sha)}, {literal(lf.name)}, {literal(kind.name)}"
-    con.execute(
-        "create or replace temp view ingest_checked as "
-        + checked_sql(kind, source.sql, source.columns, source.extras, source.header_order)
-    )
-
-    # Pass 1: rows with a bad value (usually few), with their original text.
-    originals = ", ".join(ident("o__" + c.name) for c in kind.columns)
-    errors = ", ".join(ident("e__" + c.name) for c in kind.columns)
-    con.execute(
-        f"create or replace temp table ingest_bad as select _row, {errors}, {originals}, "
-        "_row_json from ingest_checked where not _ok"
-    )
-    n_bad = con.execute("select count(*) from ingest_bad").fetchone()[0]
-    if n_bad:
-        con.execute(f"insert into {RAW_SCHEMA}.quarantine " + _unpivot_bad(kind, lineage))
-
-    # Pass 2: the good rows.
     targets = ", ".join(
         [c.name for c in kind.columns] + ["_file_sha256", "_source_file", "_source_row", "_extra"]
     )
-    values = ", ".join(ident("v__" + c.name) for c in kind.columns)
-    inserted = con.execute(
-        f"insert into {raw} ({targets}) select {values}, {literal(sha)}, {literal(lf.name)}, "
-        "_row, _extra from ingest_checked where _ok"
-    ).fetchone()[0]
+    clean = clean_sql(kind, source.columns) if fast_path else "false"
 
-    # Pass 3: duplicated keys, found on the typed rows just inserted (cheap: no parsing),
-    # moved from raw to quarantine with the row as the file delivered it.
+    # 1. The rows the cheap tests do not pass, set aside as delivered (usually few).
+    con.execute(
+        f"create or replace temp table ingest_slow as select * from {source.sql} where not {clean}"
+    )
+    n_slow = con.execute("select count(*) from ingest_slow").fetchone()[0]
+    # 2. The clean rows, straight in: every row but those set aside (by row number, so the
+    # tests are not evaluated a second time; usually there are none to leave out).
+    inserted = 0
+    if n_slow < source.rows:
+        values = ", ".join(fast_values(kind, source.columns))
+        rest = "" if n_slow == 0 else "where _row not in (select _row from ingest_slow)"
+        inserted = con.execute(
+            f"insert into {raw} ({targets}) select {values}, {literal(sha)}, "
+            f"{literal(lf.name)}, _row, {extra_sql(source.extras)} "
+            f"from {source.sql} {rest}"
+        ).fetchone()[0]
+
+    # 3. The full checks over the rows set aside.
+    n_bad = 0
+    if n_slow:
+        con.execute(
+            "create or replace temp table ingest_checked as "
+            + checked_sql(kind, "ingest_slow", source.columns, source.extras, source.header_order)
+        )
+        n_bad = con.execute("select count(*) from ingest_checked where not _ok").fetchone()[0]
+        if n_bad:
+            con.execute(f"insert into {RAW_SCHEMA}.quarantine " + _unpivot_bad(kind, lineage))
+        checked_values = ", ".join(ident("v__" + c.name) for c in kind.columns)
+        inserted += con.execute(
+            f"insert into {raw} ({targets}) select {checked_values}, {literal(sha)}, "
+            f"{literal(lf.name)}, _row, _extra from ingest_checked where _ok"
+        ).fetchone()[0]
+
+    # 4. Duplicated keys, found on the typed rows just inserted, moved from raw to
+    # quarantine with the row as the file delivered it.
     n_dup = _find_duplicates(con, kind, raw, sha)
     if n_dup:
+        dup_rows = f"(select s.* from {source.sql} s semi join ingest_dup d on s._row = d._row)"
+        checked = checked_sql(kind, dup_rows, source.columns, source.extras, source.header_order)
         key_text = "concat_ws('|', " + ", ".join(ident("o__" + k) for k in kind.key) + ")"
         con.execute(
-            f"insert into {RAW_SCHEMA}.quarantine select {lineage}, c._row, "
-            f"{literal(','.join(kind.key))}, {key_text}, 'duplicate_key', c._row_json "
-            "from ingest_checked c semi join ingest_dup d on c._row = d._row"
+            f"insert into {RAW_SCHEMA}.quarantine select {lineage}, _row, "
+            f"{literal(','.join(kind.key))}, {key_text}, 'duplicate_key', _row_json "
+            f"from ({checked})"
         )
         con.execute(
             f"delete from {raw} where _file_sha256 = ? "
@@ -272,7 +371,7 @@ def _unpivot_bad(kind: FileKind, lineage: str) -> str:
     """One quarantine row per bad column of each bad row."""
     parts = [
         f"select {lineage}, _row, {literal(c.name)}, {ident('o__' + c.name)}, "
-        f"{ident('e__' + c.name)}, _row_json from ingest_bad "
+        f"{ident('e__' + c.name)}, _row_json from ingest_checked "
         f"where {ident('e__' + c.name)} is not null"
         for c in kind.columns
     ]
@@ -283,7 +382,10 @@ def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, raw: str, s
     """This file's loaded rows whose key an earlier row holds: in this file, or another file.
 
     The first occurrence wins: files load in name order and, within a file, the lowest row
-    keeps the key. A grouped count finds repeated keys without sorting the whole file.
+    keeps the key. Within the file, a grouped count of a 64-bit hash of the key (cheap to
+    hash and group, unlike the key's text) finds the few candidate keys; only their rows are
+    compared on the key itself. Across files, earlier files' rows are only read within this
+    file's range of the first key column, which lets DuckDB skip their other row groups.
     """
     con.execute("create or replace temp table ingest_dup (_row bigint)")
     if not kind.key:
@@ -291,18 +393,31 @@ def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, raw: str, s
     keys = ", ".join(ident(k) for k in kind.key)
     mine = f"(select {keys}, _source_row from {raw} where _file_sha256 = {literal(sha)})"
     con.execute(
-        f"insert into ingest_dup select m._source_row from {mine} m join ("
-        f"select {keys}, min(_source_row) as first_row from {mine} "
-        f"group by all having count(*) > 1) r using ({keys}) where m._source_row <> r.first_row"
+        f"create or replace temp table ingest_dup_hash as select hash({keys}) as h "
+        f"from {mine} group by h having count(*) > 1"
     )
-    others = f"(select {keys} from {raw} where _file_sha256 <> {literal(sha)})"
-    if con.execute(f"select exists (select 1 from {others})").fetchone()[0]:
-        on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
+    if con.execute("select exists (select 1 from ingest_dup_hash)").fetchone()[0]:
+        candidates = f"(select * from {mine} where hash({keys}) in (select h from ingest_dup_hash))"
         con.execute(
-            f"insert into ingest_dup select m._source_row from {mine} m "
-            f"semi join {others} o on {on} "
-            "where m._source_row not in (select _row from ingest_dup)"
+            f"insert into ingest_dup select m._source_row from {candidates} m join ("
+            f"select {keys}, min(_source_row) as first_row from {candidates} "
+            f"group by all) r using ({keys}) where m._source_row <> r.first_row"
         )
+    first = ident(kind.key[0])
+    lo, hi = con.execute(f"select min({first}), max({first}) from {mine}").fetchone()
+    if lo is None:
+        return con.execute("select count(*) from ingest_dup").fetchone()[0]
+    others = (
+        f"(select {keys} from {raw} where {first} between ? and ? "
+        f"and _file_sha256 <> {literal(sha)})"
+    )
+    on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
+    con.execute(
+        f"insert into ingest_dup select m._source_row from {mine} m "
+        f"semi join {others} o on {on} "
+        "where m._source_row not in (select _row from ingest_dup)",
+        [lo, hi],
+    )
     return con.execute("select count(*) from ingest_dup").fetchone()[0]
 
 

@@ -2,10 +2,11 @@
 
 Parquet is read in place (`file_row_number` is the row). CSV is parsed once, all VARCHAR, with
 explicit options (no sniffing: a header of codes or a column of zip codes must not be guessed
-at) into a row-numbered Parquet file in the stage folder, so the several validation passes
-scan compact columns instead of re-parsing text. Lines DuckDB cannot parse (wrong number of
-fields, bytes that are not UTF-8) are captured with `store_rejects` and become quarantine rows;
-the good rows' numbers are shifted past them so `_row` is always the file's data row.
+at) into a Parquet file in the stage folder, in the file's order (its `file_row_number` numbers
+the parsed rows), so the several passes scan compact columns instead of re-parsing text.
+Lines DuckDB cannot parse (wrong number of fields, bytes that are not UTF-8) are captured with
+`store_rejects` and become quarantine rows; the good rows' numbers are shifted past them so
+`_row` is always the file's data row.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from pathlib import Path
 import duckdb
 
 from pipelines.contract import FileKind
-from pipelines.ingest.files import LandingFile, original_line, read_csv_header
+from pipelines.ingest.files import (
+    LandingFile,
+    blank_records_before,
+    original_line,
+    read_csv_header,
+)
 from pipelines.ingest.report import FileRejected
 from pipelines.ingest.validate import SourceColumn, ident, literal
 
@@ -123,12 +129,10 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path)
         f"store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{scans}')"
     )
     try:
-        # row_number() over () follows the reader's order, which preserve_insertion_order
-        # keeps equal to the file's order (tests/test_ingest_csv.py checks it).
-        con.execute(
-            f"copy (select row_number() over () as _k, * from {read}) "
-            f"to {literal(str(staged))} (format parquet)"
-        )
+        # The copy keeps the reader's order (preserve_insertion_order, the connection's
+        # default, is on here), so the staged file's row number is the parsed row's number:
+        # no window over the whole file is needed to number the rows.
+        con.execute(f"copy (select * from {read}) to {literal(str(staged))} (format parquet)")
         bad = con.execute(
             f"""
             select line - 1 as row,
@@ -151,9 +155,10 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path)
         con.execute(f"drop table if exists {scans}")
 
     header_of = {s.ident: s.header for s in sources}
+    blanks = blank_records_before(lf, [row + 1 for row, *_ in bad]) if bad else {}
     rejected = [
         RejectedLine(
-            row=row,
+            row=row - blanks.get(row + 1, 0),
             reason="bad_encoding" if encoding else "unparseable_row",
             column=header_of.get(column_name, column_name),
             text=original_line(lf.path, lf.file_format, at, csv_line) if encoding else csv_line,
@@ -181,8 +186,12 @@ def _renumbered(
     The k-th good row sits after every rejected row r_j (j-th, 1-based) with r_j - j < k, so
     its row is k plus the count of those: an ASOF join on the offsets r_j - j.
     """
+    numbered = (
+        "(select file_row_number + 1 as _k, * exclude (file_row_number) "
+        f"from read_parquet({staged}, file_row_number = true))"
+    )
     if not rejected_rows:
-        return f"(select _k as _row, * exclude (_k) from read_parquet({staged}))"
+        return f"(select _k as _row, * exclude (_k) from {numbered})"
     offsets = {}
     for j, r in enumerate(sorted(rejected_rows), start=1):
         offsets[r - j] = j  # for equal offsets the larger j is the one that counts
@@ -190,5 +199,5 @@ def _renumbered(
     con.executemany(f"insert into ingest_offsets_{n} values (?, ?)", list(offsets.items()))
     return (
         f"(select s._k + coalesce(o.j, 0) as _row, s.* exclude (_k) "
-        f"from read_parquet({staged}) s asof left join ingest_offsets_{n} o on s._k > o.t)"
+        f"from {numbered} s asof left join ingest_offsets_{n} o on s._k > o.t)"
     )

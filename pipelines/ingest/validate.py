@@ -103,9 +103,13 @@ def _normalized(col: Column, native: bool) -> str:
     return n
 
 
-def _typed(col: Column, native: bool, source_type: str) -> str:
-    """Level 3: the value in the raw table's type, null where it does not parse."""
-    t = ident(f"t__{col.name}")
+def _typed(col: Column, native: bool, source_type: str, value: str | None = None) -> str:
+    """Level 3: the value in the raw table's type, null where it does not parse.
+
+    `value` is the expression to parse (the level-2 column unless given: the fast path
+    passes the delivered value itself).
+    """
+    t = value or ident(f"t__{col.name}")
     target = DUCKDB_TYPES[col.dtype]
     if native:
         st = source_type.upper()

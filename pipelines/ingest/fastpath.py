@@ -1,0 +1,111 @@
+"""The fast path: one cheap 'already clean' test per column, on the value as delivered.
+
+Almost every row of a nightly file is clean: codes already trimmed and padded, dates already
+dates. For such a row the full checks (validate.py) change nothing and find nothing, so the
+row can go straight into raw.<kind> with a plain cast. `clean_sql` is true exactly for rows
+where that holds; every other row (a bad value, or one that only needs normalizing, like
+`450` -> `0450`) takes the full checks, which are then run over those few rows only.
+
+Each test is written on the source column itself, never on another test's output, so DuckDB
+evaluates it once per value instead of re-deriving a chain of normalized values.
+
+The contract between the two paths: for a row where `clean_sql` is true, the full checks give
+no reason and the values of `fast_values` (tests/test_ingest_fastpath.py checks it).
+"""
+
+from __future__ import annotations
+
+from pipelines.contract import Column, FileKind
+from pipelines.ingest.validate import (
+    _DIGITS,
+    SourceColumn,
+    _in_list,
+    _is_native,
+    _typed,
+    ident,
+    literal,
+)
+
+
+def _as_text(src: SourceColumn) -> str:
+    return src.ident if src.type.upper() == "VARCHAR" else f"cast({src.ident} as varchar)"
+
+
+def _null_ok(col: Column, columns: dict[str, SourceColumn]) -> str:
+    """Whether a null here is allowed, as validate._error decides it (a non-null SQL bool)."""
+    if col.required:
+        return "false"
+    if col.required_when and col.required_when[0] in columns:
+        other, value = col.required_when
+        # In a clean row the other column is clean too, so its delivered text is its value.
+        return f"not coalesce({_as_text(columns[other])} = {literal(value)}, false)"
+    return "true"
+
+
+def _value(col: Column, src: SourceColumn) -> str:
+    """The raw-table value of a clean source value."""
+    if _is_native(col, src.type):
+        return _typed(col, True, src.type, src.ident)
+    return _typed(col, False, "VARCHAR", _as_text(src))
+
+
+def _clean_when_present(col: Column, src: SourceColumn) -> str:
+    """True when a non-null value passes every check unchanged."""
+    if _is_native(col, src.type):
+        return f"{_value(col, src)} is not null"
+    x = _as_text(src)
+    tests = [f"{x} <> ''", f"not starts_with({x}, ' ')", f"not ends_with({x}, ' ')"]
+    if col.dtype != "string":
+        tests.append(f"{_value(col, src)} is not null")
+    if col.pad_to and col.length != col.pad_to:
+        # A short all-digit code would be padded by the full path: not clean as delivered.
+        tests.append(f"(length({x}) >= {col.pad_to} or ltrim({x}, {_DIGITS}) <> '')")
+    if col.digits_only:
+        tests.append(f"ltrim({x}, {_DIGITS}) = ''")
+    if col.length:
+        tests.append(f"length({x}) = {col.length}")
+    if col.allowed:
+        tests.append(f"{x} in {_in_list(col.allowed)}")
+    return "(" + " and ".join(tests) + ")"
+
+
+def _clean_column(col: Column, columns: dict[str, SourceColumn]) -> str | None:
+    """The column's test, or None when every value (or the absence of the column) is clean."""
+    null_ok = _null_ok(col, columns)
+    src = columns.get(col.name)
+    if src is None:
+        return None if null_ok == "true" else null_ok
+    present = _clean_when_present(col, src)
+    return f"case when {src.ident} is null then {null_ok} else {present} end"
+
+
+def clean_sql(kind: FileKind, columns: dict[str, SourceColumn]) -> str:
+    """A never-null predicate: true for rows the full checks would load unchanged."""
+    tests = [t for c in kind.columns if (t := _clean_column(c, columns)) is not None]
+    if not tests:
+        return "true"
+    return "coalesce(" + "\n    and ".join(tests) + ", false)"
+
+
+def fast_values(kind: FileKind, columns: dict[str, SourceColumn]) -> list[str]:
+    """The raw table's contract columns, in order, for a clean row."""
+    values: dict[str, str] = {}
+    for c in kind.columns:
+        src = columns.get(c.name)
+        values[c.name] = "null" if src is None else _value(c, src)
+    out = []
+    for c in kind.columns:
+        v = values[c.name]
+        if c.default_from:
+            v = f"coalesce({v}, {values[c.default_from]})"
+        out.append(f"{v} as {ident(c.name)}")
+    return out
+
+
+def extra_sql(extras: list[SourceColumn]) -> str:
+    """Unknown columns kept as name -> original text (the same map validate.py builds)."""
+    if not extras:
+        return "null::map(varchar, varchar)"
+    names = ", ".join(literal(x.header) for x in extras)
+    values = ", ".join(f"cast({x.ident} as varchar)" for x in extras)
+    return f"map([{names}], [{values}])"
