@@ -19,12 +19,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import great_expectations as gx
 import pandas as pd
-from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from pipelines.paths import EXPECTATIONS_DIR
+
+if TYPE_CHECKING:  # GX takes seconds to import: only when a suite actually runs.
+    import great_expectations as gx
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,17 @@ class ValidationSummary:
 
 def load_suite(suite_name: str, suite_dir: Path = EXPECTATIONS_DIR) -> gx.ExpectationSuite:
     """A suite from expectations/<suite_name>.json (GX 1.x suite JSON)."""
+    import great_expectations as gx
+
     raw = json.loads((suite_dir / f"{suite_name}.json").read_text())
     raw.pop("id", None)
     return gx.ExpectationSuite(**raw)
 
 
 def _context() -> gx.data_context.AbstractDataContext:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
