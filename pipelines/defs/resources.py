@@ -19,6 +19,10 @@ class PipelineSettings(dg.ConfigurableResource):
     warehouse_path: str = str(ROOT / "warehouse" / "ecm.duckdb")
     # The quality suites; a plan may point this at stricter copies of expectations/.
     expectations_dir: str = str(EXPECTATIONS_DIR)
+    # Member-hash buckets of the rules stage (docs/scale_out.md); 1 builds in one step.
+    buckets: int = 1
+    # Dagster executor of the nightly job: in_process | multiprocess | k8s | celery.
+    executor: str = "in_process"
 
     @property
     def landing(self) -> Path:
@@ -50,6 +54,8 @@ def settings_from_env() -> PipelineSettings:
         landing_dir=os.environ.get("ECM_LANDING_DIR", defaults.landing_dir),
         output_dir=os.environ.get("ECM_OUTPUT_DIR", defaults.output_dir),
         warehouse_path=os.environ.get("ECM_WAREHOUSE", defaults.warehouse_path),
+        buckets=int(os.environ.get("ECM_BUCKETS", defaults.buckets)),
+        executor=os.environ.get("ECM_EXECUTOR", defaults.executor),
     )
 
 

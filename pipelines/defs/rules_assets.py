@@ -1,11 +1,17 @@
-"""The rules stage as Dagster assets: one asset per SQL model, built in one step.
+"""The rules stage as Dagster assets: one asset per SQL model, built in one step or in buckets.
 
 Each file in sql/<layer>/ is an asset keyed <layer>/<name>, with its lineage read from the SQL
-(the dbt-style graph shows in the UI), but all run in one step against one connection: DuckDB
-parallelizes inside a query, and one step avoids reopening the warehouse twenty times.
+(the dbt-style graph shows in the UI). With one bucket (the default) all run in one step
+against one connection: DuckDB parallelizes inside a query, and one step avoids reopening the
+warehouse twenty times. With B buckets the same assets are built by B bucket steps (one per
+member-hash bucket, in parallel under a multiprocess or cluster executor) and one merge step
+that writes the run's warehouse (pipelines/rules/buckets.py says why that is exact). The
+asset keys are the same either way, so the checks and publication do not change.
 """
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -13,7 +19,9 @@ from dagster_duckdb import DuckDBResource
 from pipelines.config import load_rules
 from pipelines.defs.ingest_assets import raw_landing, reference_code_lists
 from pipelines.defs.partitions import as_of_partitions
-from pipelines.rules.models import Model, build_models, discover_models
+from pipelines.defs.resources import PipelineSettings, duckdb_config
+from pipelines.rules.buckets import build_bucket, merge_buckets, split_config
+from pipelines.rules.models import Model, ModelResult, build_models, discover_models
 
 MODELS = discover_models()
 
@@ -57,11 +65,138 @@ def rules_models(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     for result in results:
         context.log.info(f"{result.table}: {result.rows:,} rows in {result.seconds:.2f}s")
         yield dg.MaterializeResult(
-            asset_key=_key(result.table),
-            metadata={
-                "rows": result.rows,
-                "seconds": round(result.seconds, 3),
-                "as_of": as_of.isoformat(),
-                "rules_version": rules.version,
-            },
+            asset_key=_key(result.table), metadata=_metadata(result, as_of, rules.version)
         )
+
+
+def _metadata(result: ModelResult, as_of: dt.date, rules_version: str) -> dict[str, object]:
+    return {
+        "rows": result.rows,
+        "seconds": round(result.seconds, 3),
+        "as_of": as_of.isoformat(),
+        "rules_version": rules_version,
+    }
+
+
+def _output_name(model: Model) -> str:
+    return f"{model.layer}__{model.name}"
+
+
+def _run_token(context: dg.OpExecutionContext) -> str:
+    """Ties bucket files to the run that built them; a re-execution from failure (which may
+    rerun the merge alone) keeps its root run's token, so it can still use them."""
+    return context.run.root_run_id or context.run_id
+
+
+def _concurrent_buckets(settings: PipelineSettings) -> int:
+    """Buckets sharing this machine's cores and memory at once: only the multiprocess
+    executor runs several here; a cluster executor gives each step its own pod or worker."""
+    if settings.executor != "multiprocess":
+        return 1
+    return max(1, min(settings.buckets, os.cpu_count() or 1))
+
+
+def _bucket_op(bucket: int, buckets: int) -> dg.OpDefinition:
+    """Bucket `bucket`: staging and intermediate for its members, in its own DuckDB file.
+
+    It needs only `settings`, not the run's `duckdb` resource: it reads the work warehouse
+    read-only and writes its own file, so parallel buckets never wait on the run's lock.
+    """
+
+    @dg.op(
+        name=f"rules_bucket_{bucket:02d}",
+        ins={"raw_landing": dg.In(dg.Nothing), "reference_code_lists": dg.In(dg.Nothing)},
+        out=dg.Out(dg.Nothing),
+        tags={"ecm/bucket": str(bucket)},
+    )
+    def _build(context: dg.OpExecutionContext, settings: PipelineSettings) -> None:
+        as_of = dt.date.fromisoformat(context.partition_key)
+        results = build_bucket(
+            work=settings.work_warehouse,
+            bucket=bucket,
+            buckets=buckets,
+            as_of=as_of,
+            rules=load_rules(),
+            run_token=_run_token(context),
+            config=split_config(duckdb_config(), _concurrent_buckets(settings)),
+        )
+        for result in results:
+            context.log.info(
+                f"bucket {bucket}/{buckets} {result.table}: {result.rows:,} rows "
+                f"in {result.seconds:.2f}s"
+            )
+
+    return _build
+
+
+def _merge_op(buckets: int) -> dg.OpDefinition:
+    """The single writer: gathers the buckets into the run's warehouse, builds the marts."""
+
+    @dg.op(
+        name="rules_merge",
+        ins={"buckets_built": dg.In(dg.Nothing)},
+        out={_output_name(m): dg.Out(dg.Nothing) for m in MODELS},
+    )
+    def _merge(
+        context: dg.OpExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
+    ) -> Iterator[dg.Output]:
+        as_of = dt.date.fromisoformat(context.partition_key)
+        rules = load_rules()
+        with duckdb.get_connection() as con:
+            results = merge_buckets(
+                con,
+                work=settings.work_warehouse,
+                buckets=buckets,
+                as_of=as_of,
+                rules=rules,
+                run_token=_run_token(context),
+            )
+        names = {m.table: _output_name(m) for m in MODELS}
+        for result in results:
+            context.log.info(f"{result.table}: {result.rows:,} rows in {result.seconds:.2f}s")
+            yield dg.Output(
+                None,
+                output_name=names[result.table],
+                metadata=_metadata(result, as_of, rules.version),
+            )
+
+    return _merge
+
+
+def bucketed_rules_models(buckets: int) -> dg.AssetsDefinition:
+    """The same assets as `rules_models`, built by `buckets` bucket steps and a merge step."""
+    merge = _merge_op(buckets)
+    bucket_ops = [_bucket_op(b, buckets) for b in range(buckets)]
+
+    @dg.graph(name="rules_models", out={_output_name(m): dg.GraphOut() for m in MODELS})
+    def rules_graph(raw_landing, reference_code_lists):
+        built = [
+            op(raw_landing=raw_landing, reference_code_lists=reference_code_lists)
+            for op in bucket_ops
+        ]
+        return merge(buckets_built=built)._asdict()
+
+    specs = {_output_name(m): _spec(m) for m in MODELS}
+    return dg.AssetsDefinition.from_graph(
+        rules_graph,
+        keys_by_input_name={
+            "raw_landing": raw_landing.key,
+            "reference_code_lists": reference_code_lists.key,
+        },
+        keys_by_output_name={name: spec.key for name, spec in specs.items()},
+        internal_asset_deps={
+            name: {dep.asset_key for dep in spec.deps} for name, spec in specs.items()
+        },
+        partitions_def=as_of_partitions,
+        group_names_by_output_name={name: spec.group_name for name, spec in specs.items()},
+        descriptions_by_output_name={name: spec.description for name, spec in specs.items()},
+        metadata_by_output_name={name: spec.metadata for name, spec in specs.items()},
+        tags_by_output_name={name: spec.tags for name, spec in specs.items()},
+    )
+
+
+def rules_models_for(settings: PipelineSettings) -> dg.AssetsDefinition:
+    """One step by default; bucket steps and a merge when the deployment sets buckets > 1."""
+    if settings.buckets < 1:
+        raise ValueError(f"buckets must be at least 1, not {settings.buckets}")
+    return rules_models if settings.buckets == 1 else bucketed_rules_models(settings.buckets)

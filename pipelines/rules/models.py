@@ -115,31 +115,52 @@ def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
         con.execute(f"drop {'view' if kind == 'base table' else 'table'} {model.table}")
 
 
+def prepare(con: duckdb.DuckDBPyConnection, as_of: date, rules: RuleConfig) -> None:
+    """Parameters, reference code lists and layer schemas: what every model may read."""
+    set_variables(con, {"as_of": as_of, **rules.sql_params()})
+    load_reference_tables(con)
+    for layer in LAYERS:
+        con.execute(f"create schema if not exists {layer}")
+
+
+def materialize(con: duckdb.DuckDBPyConnection, model: Model, select_sql: str | None = None) -> int:
+    """`create or replace table|view <layer>.<name> as <select>`; returns its row count.
+
+    The select is the model's own SQL unless the caller supplies an equivalent one (the bucket
+    merge gathers a member-level table from the buckets instead of recomputing it).
+    """
+    try:
+        _drop_if_other_kind(con, model)
+        con.execute(
+            f"create or replace {model.materialized} {model.table} as\n"
+            f"{select_sql if select_sql is not None else model.sql()}"
+        )
+    except duckdb.Error as error:
+        raise RuntimeError(f"model {model.table} ({model.path}) failed: {error}") from error
+    return con.execute(f"select count(*) from {model.table}").fetchall()[0][0]
+
+
 def build_models(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
     rules: RuleConfig,
     sql_dir: Path = SQL_DIR,
+    layers: tuple[str, ...] = LAYERS,
 ) -> list[ModelResult]:
     """Materialize every model for one as-of date; returns (table, rows, seconds) per model.
 
     Each model runs as `create or replace table|view <layer>.<file name> as <file>`.
     Reads the raw layer (pipelines.warehouse.create_raw_schema) and reloads the reference
-    code lists first, so a run always uses the code lists in the repository.
+    code lists first, so a run always uses the code lists in the repository. `layers` limits
+    the build to the first layers (a member bucket builds staging and intermediate only).
     """
-    set_variables(con, {"as_of": as_of, **rules.sql_params()})
-    load_reference_tables(con)
-    for layer in LAYERS:
-        con.execute(f"create schema if not exists {layer}")
+    prepare(con, as_of, rules)
     results = []
     for model in discover_models(sql_dir):
+        if model.layer not in layers:
+            continue
         started = time.perf_counter()
-        try:
-            _drop_if_other_kind(con, model)
-            con.execute(f"create or replace {model.materialized} {model.table} as\n{model.sql()}")
-        except duckdb.Error as error:
-            raise RuntimeError(f"model {model.table} ({model.path}) failed: {error}") from error
-        rows = con.execute(f"select count(*) from {model.table}").fetchall()[0][0]
+        rows = materialize(con, model)
         results.append(ModelResult(model.table, rows, time.perf_counter() - started))
         failpoint(f"rules.after.{model.name}")
     return results
