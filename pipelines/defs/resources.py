@@ -63,7 +63,7 @@ def duckdb_config() -> dict[str, object]:
     """DuckDB limits: spill to disk instead of dying on a large night."""
     return {
         "memory_limit": os.environ.get("ECM_DUCKDB_MEMORY_LIMIT", "6GB"),
-        "threads": int(os.environ.get("ECM_DUCKDB_THREADS", os.cpu_count() or 2)),
+        "threads": int(os.environ.get("ECM_DUCKDB_THREADS", len(os.sched_getaffinity(0)))),
     }
 
 
