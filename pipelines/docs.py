@@ -14,7 +14,7 @@ import duckdb
 from pipelines.config import load_rules
 from pipelines.contract import FILE_KINDS, Column
 from pipelines.paths import ROOT, SQL_DIR
-from pipelines.rules.models import Model, build_models, discover_models
+from pipelines.rules.models import build_models, discover_models
 from pipelines.warehouse import create_raw_schema
 
 CONTRACT_DOC = ROOT / "docs" / "contract.md"
@@ -73,17 +73,6 @@ def render_contract_markdown() -> str:
     return "".join(out)
 
 
-def _rule_comment(model: Model) -> str:
-    lines = []
-    for line in model.path.read_text().splitlines():
-        if not line.startswith("--"):
-            break
-        text = line[2:].strip()
-        if text != model.name and not text.startswith("materialized:"):
-            lines.append(text)
-    return " ".join(lines)
-
-
 def render_data_dictionary() -> str:
     """Every model's rule and columns, read from a warehouse built on an empty raw layer."""
     con = duckdb.connect()
@@ -109,7 +98,7 @@ def render_data_dictionary() -> str:
                 [model.layer, model.name],
             ).fetchall()
             source = model.path.relative_to(SQL_DIR.parent)
-            out.append(f"\n## {table}\n\n{_rule_comment(model)}\n\n")
+            out.append(f"\n## {table}\n\n{' '.join(model.rule_comment())}\n\n")
             out.append(f"Built from `{source}` ({model.materialized}).\n\n")
             out.append("| column | type |\n|---|---|\n")
             out.extend(f"| {name} | {dtype} |\n" for name, dtype in columns)

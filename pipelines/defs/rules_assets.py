@@ -30,16 +30,6 @@ def _key(table: str) -> dg.AssetKey:
     return dg.AssetKey(table.split("."))
 
 
-def _description(model: Model) -> str:
-    """The rule comment block at the top of the SQL file."""
-    lines = []
-    for line in model.path.read_text().splitlines():
-        if not line.startswith("--"):
-            break
-        lines.append(line.lstrip("-").strip())
-    return "\n".join(lines[1:] if lines and lines[0] == model.name else lines)
-
-
 def _spec(model: Model) -> dg.AssetSpec:
     deps = {_key(ref) for ref in model.depends_on}
     if model.layer == "staging":
@@ -50,7 +40,7 @@ def _spec(model: Model) -> dg.AssetSpec:
         deps=sorted(deps, key=lambda k: k.to_user_string()),
         group_name=model.layer,
         kinds={"duckdb", "sql"},
-        description=_description(model),
+        description="\n".join(model.rule_comment()),
         metadata={"sql_file": str(model.path.relative_to(model.path.parents[2]))},
         partitions_def=as_of_partitions,
     )

@@ -19,6 +19,7 @@ import duckdb
 
 from pipelines.config import RuleConfig
 from pipelines.faults import failpoint
+from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.reference import load_reference_tables
 from pipelines.warehouse import set_variables
@@ -43,6 +44,18 @@ class Model:
     @property
     def table(self) -> str:
         return f"{self.layer}.{self.name}"
+
+    def rule_comment(self) -> list[str]:
+        """The rule in words: the comment block at the top of the file, without the file's
+        name line and the `materialized:` directive."""
+        lines = []
+        for line in self.path.read_text().splitlines():
+            if not line.startswith("--"):
+                break
+            text = line[2:].strip()
+            if text != self.name and not _MATERIALIZED.match(line):
+                lines.append(text)
+        return lines
 
     def sql(self) -> str:
         return self.path.read_text().strip().rstrip(";")
@@ -117,7 +130,7 @@ def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
 
 def prepare(con: duckdb.DuckDBPyConnection, as_of: date, rules: RuleConfig) -> None:
     """Parameters, reference code lists and layer schemas: what every model may read."""
-    set_variables(con, {"as_of": as_of, **rules.sql_params()})
+    set_variables(con, {"as_of": as_of, "tier_order": list(TIERS), **rules.sql_params()})
     load_reference_tables(con)
     for layer in LAYERS:
         con.execute(f"create schema if not exists {layer}")

@@ -40,7 +40,7 @@ final as (
         last_event_date
     from outcomes
     order by
-        case tier when 'High' then 1 when 'Moderate' then 2 when 'Low' then 3 else 4 end,
+        list_position(getvariable('tier_order'), tier),
         tier_rank
 )
 
