@@ -51,6 +51,28 @@ create table if not exists {RAW_SCHEMA}.load_ledger (
 )
 """
 
+# One row per entry of the landing folder per night (run): every file ends the night in
+# exactly one recorded state. The ingest writes it; the gates, the CLI's last lines, the run
+# report and the manifest read tonight's rows (as_of, run_id) instead of the ledger's history.
+NIGHT_FILES_DDL = f"""
+create table if not exists {RAW_SCHEMA}.night_files (
+    as_of date,                     -- the night this record belongs to (null: ingest alone)
+    run_id varchar not null,        -- the run that looked at the landing folder
+    entry_name varchar not null,    -- the name in the landing folder, as delivered
+    file_sha256 varchar,            -- null when the entry could not be read
+    kind varchar,                   -- the contract kind, when one matched
+    state varchar not null,         -- loaded | loaded_with_quarantine | rejected
+                                    -- | already_loaded | ignored
+    reason varchar,                 -- short stable code (rejected, ignored)
+    message varchar,                -- a sentence a person understands: file, row, column
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    recorded_at timestamp not null
+)
+"""
+NIGHT_FILE_STATES = ("loaded", "loaded_with_quarantine", "rejected", "already_loaded", "ignored")
+
 
 def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only)
@@ -70,6 +92,7 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(raw_table_ddl(kind))
     con.execute(QUARANTINE_DDL)
     con.execute(LEDGER_DDL)
+    con.execute(NIGHT_FILES_DDL)
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> None:

@@ -81,3 +81,31 @@ def test_reconcile_counts_the_tables_not_the_ledger(tmp_path, landing):
         "medical_claims_1.csv: ledger says 2 rows loaded, raw holds 1",
         "medical_claims_1.csv: rows read 2 != loaded 1 + quarantined 0",
     ]
+
+
+def test_every_landing_entry_is_recorded_with_its_state_tonight(tmp_path, landing):
+    """raw.night_files: one row per landing entry per run; bytes rejected on an earlier night
+    and still landed are still rejected tonight (the gates read this, not the history)."""
+    write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_line_number="x")])
+    write_csv(landing / "eligibility_1.csv", [claim()], header=["member_id"])  # rejected
+    (landing / "README").write_text("notes")
+    con, _ = ingest(tmp_path / "w.duckdb", landing)
+    ingest_landing(con, landing, run_id="night-2")
+    rows = con.execute(
+        "select entry_name, state, rows_read, rows_loaded, rows_quarantined "
+        "from raw.night_files where run_id = 'night-2' order by entry_name"
+    ).fetchall()
+    assert rows == [
+        ("README", "ignored", 0, 0, 0),
+        ("eligibility_1.csv", "rejected", 0, 0, 0),
+        ("medical_claims_1.csv", "already_loaded", 0, 0, 0),
+    ]
+    first = con.execute(
+        "select entry_name, state, rows_read, rows_loaded, rows_quarantined "
+        "from raw.night_files where run_id <> 'night-2' order by entry_name"
+    ).fetchall()
+    assert first == [
+        ("README", "ignored", 0, 0, 0),
+        ("eligibility_1.csv", "rejected", 0, 0, 0),
+        ("medical_claims_1.csv", "loaded_with_quarantine", 2, 1, 1),
+    ]

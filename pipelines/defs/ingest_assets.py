@@ -1,5 +1,7 @@
 """Ingest: tonight's landing files into the raw layer, and the checks that gate the rules."""
 
+import datetime as dt
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -23,7 +25,13 @@ def raw_landing(
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as con:
         # The suites run as the blocking checks below, over the whole raw layer.
-        report = ingest_landing(con, settings.landing, IngestSettings(run_quality=False))
+        report = ingest_landing(
+            con,
+            settings.landing,
+            IngestSettings(run_quality=False),
+            as_of=dt.date.fromisoformat(context.partition_key),
+            run_id=context.run.run_id,
+        )
     for f in report.files:
         context.log.info(
             f"{f.name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "

@@ -49,6 +49,34 @@ def already_loaded(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
     return row[0]
 
 
+def entry(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[str, str, str | None] | None:
+    """(status, kind, error) of the ledger row for these bytes, or None."""
+    return con.execute(
+        f"select status, kind, error from {RAW_SCHEMA}.load_ledger where file_sha256 = ?",
+        [sha256],
+    ).fetchone()
+
+
+def record_night(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date | None, run_id: str, rows: list[tuple]
+) -> None:
+    """Tonight's state of every landing entry (raw.night_files); a rerun of the same run id
+    replaces its rows."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.begin()
+    try:
+        con.execute(f"delete from {RAW_SCHEMA}.night_files where run_id = ?", [run_id])
+        if rows:
+            con.executemany(
+                f"insert into {RAW_SCHEMA}.night_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [[as_of, run_id, *row, now] for row in rows],
+            )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
 def record(
     con: duckdb.DuckDBPyConnection,
     *,

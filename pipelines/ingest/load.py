@@ -15,9 +15,11 @@ CSV reader rejected, which are few and need their original bytes).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -79,8 +81,15 @@ def ingest_landing(
     landing_dir: Path,
     settings: IngestSettings | None = None,
     before_commit: BeforeCommit | None = None,
+    *,
+    as_of: dt.date | None = None,
+    run_id: str | None = None,
 ) -> IngestReport:
-    """Load every new landing file (sorted by name) into raw.*; see the module docstring."""
+    """Load every new landing file (sorted by name) into raw.*; see the module docstring.
+
+    Every entry of the landing folder is recorded in raw.night_files under `run_id` (a fresh
+    id when none is given) with its state tonight.
+    """
     settings = settings or IngestSettings()
     configure(con, settings)
     create_raw_schema(con)
@@ -97,7 +106,8 @@ def ingest_landing(
             first = ledger.already_loaded(con, sha)
             if first is not None:
                 log.info("skipped %s: same content as %s, already in the ledger", lf.name, first)
-                report.skipped.append(SkippedFile(lf.name, sha, first))
+                status, kind, error = ledger.entry(con, sha) or ("loaded", lf.kind.name, None)
+                report.skipped.append(SkippedFile(lf.name, sha, first, kind, status, error))
                 continue
             result = load_file(con, lf, seen, Path(stage_dir), settings.fast_path, before_commit)
             if result.status == "loaded" and settings.run_quality:
@@ -113,6 +123,7 @@ def ingest_landing(
                 f" ({result.error})" if result.error else "",
             )
             report.files.append(result)
+    ledger.record_night(con, as_of, run_id or uuid.uuid4().hex, report.night_rows())
     return report
 
 

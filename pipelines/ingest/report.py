@@ -48,11 +48,18 @@ class FileResult:
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file whose bytes the ledger already holds (this run or an earlier one)."""
+    """A file whose bytes the ledger already holds (this run or an earlier one).
+
+    `status` and `error` are the ledger's: bytes rejected on an earlier night and still in
+    the landing folder are still rejected tonight.
+    """
 
     name: str
     sha256: str
     first_loaded_as: str
+    kind: str | None = None
+    status: str = "loaded"
+    error: str | None = None
 
 
 @dataclass
@@ -76,6 +83,41 @@ class IngestReport:
     @property
     def rejected(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "rejected"]
+
+    def night_rows(self) -> list[tuple]:
+        """(entry_name, sha256, kind, state, reason, message, read, loaded, quarantined) for
+        every entry of the landing folder: the rows of raw.night_files for one run."""
+        rows: list[tuple] = []
+        for f in self.files:
+            if f.status == "rejected":
+                state, reason = "rejected", "rejected"
+            else:
+                state = "loaded_with_quarantine" if f.rows_quarantined else "loaded"
+                reason = None
+            rows.append(
+                (
+                    f.name,
+                    f.sha256,
+                    f.kind,
+                    state,
+                    reason,
+                    f.error,
+                    f.rows_read,
+                    f.rows_loaded,
+                    f.rows_quarantined,
+                )
+            )
+        for s in self.skipped:
+            if s.status == "rejected":
+                message = f"{s.name}: still rejected (same bytes as {s.first_loaded_as}): {s.error}"
+                rows.append((s.name, s.sha256, s.kind, "rejected", "rejected", message, 0, 0, 0))
+            else:
+                message = f"{s.name}: same bytes as {s.first_loaded_as}, already loaded"
+                rows.append((s.name, s.sha256, s.kind, "already_loaded", None, message, 0, 0, 0))
+        for name in self.ignored:
+            message = f"{name}: not a landing file name or format"
+            rows.append((name, None, None, "ignored", "not_a_landing_file", message, 0, 0, 0))
+        return rows
 
     def to_markdown(self) -> str:
         lines = [
