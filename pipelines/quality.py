@@ -23,6 +23,7 @@ Why this shape:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -198,11 +199,6 @@ def _compile(kind: str, kwargs: dict, types: dict[str, str], suite: str) -> _Com
     not_null = f"{q} is not null"
     if kind == "expect_column_values_to_not_be_null":
         return _Compiled(kind, column, f"{q} is null", "true", mostly)
-    if kind == "expect_column_values_to_be_unique":
-        # Rows whose value occurs more than once (GX counts every copy).
-        return _Compiled(
-            kind, column, f"{not_null} and count(*) over (partition by {q}) > 1", not_null, mostly
-        )
     if kind == "expect_column_values_to_be_in_set":
         values = ", ".join(_sql_literal(v, types[column]) for v in kwargs["value_set"])
         return _Compiled(kind, column, f"{not_null} and {q} not in ({values})", not_null, mostly)
@@ -242,6 +238,14 @@ def _compile(kind: str, kwargs: dict, types: dict[str, str], suite: str) -> _Com
     )
 
 
+def _aggregate(expression: str) -> str:
+    if expression == "true":
+        return "count(*)"
+    if (m := re.fullmatch(r'("[^"]+") is not null', expression)) is not None:
+        return f"count({m.group(1)})"
+    return f"sum(({expression})::int)"
+
+
 def validate_table(
     con: duckdb.DuckDBPyConnection,
     suite_name: str,
@@ -260,22 +264,20 @@ def validate_table(
         _compile(e["type"], e.get("kwargs", {}), types, suite_name) for e in raw["expectations"]
     ]
     counted = [c for c in compiled if c.unexpected is not None]
-    windowed = any("over (" in c.unexpected for c in counted)
-    # Window predicates (uniqueness) are evaluated per row first, then counted.
-    flags = ", ".join(
-        f"({c.unexpected}) as u{i}, ({c.domain}) as d{i}" for i, c in enumerate(counted)
-    )
-    source = f"select {flags or 'true as none'} from {table} where {where}"
-    sums = ", ".join(
-        f"count(*) filter (where u{i}), count(*) filter (where d{i})" for i in range(len(counted))
-    )
-    figures = con.execute(
-        f"select count(*){', ' + sums if sums else ''} from ({source})"
-    ).fetchone()
+    # One aggregate per distinct expression (many expectations share a domain, e.g. a
+    # column's non-null rows); sum(cast) is about twice as fast as count(*) filter in DuckDB.
+    aggregates: dict[str, int] = {"count(*)": 0}
+    for c in counted:
+        for expression in (c.unexpected, c.domain):
+            aggregates.setdefault(_aggregate(expression), len(aggregates))
+    figures = con.execute(f"select {', '.join(aggregates)} from {table} where {where}").fetchone()
+
+    def figure(expression: str) -> int:
+        return int(figures[aggregates[_aggregate(expression)]] or 0)
+
     rows = figures[0]
-    locatable = _FILE_COLUMN in types and _ROW_COLUMN in types and not windowed
+    locatable = _FILE_COLUMN in types and _ROW_COLUMN in types
     outcomes = []
-    counts = iter(figures[1:])
     for c in compiled:
         if c.unexpected is None:
             outcomes.append(
@@ -289,7 +291,7 @@ def validate_table(
                 )
             )
             continue
-        unexpected, domain = next(counts), next(counts)
+        unexpected, domain = figure(c.unexpected), figure(c.domain)
         success = unexpected <= (1.0 - c.mostly) * domain
         examples: tuple[tuple[str, int], ...] = ()
         if not success and locatable:
