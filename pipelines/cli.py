@@ -57,7 +57,7 @@ def _percent(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--landing", type=Path, help="folder of landing files (ECM_LANDING_DIR)")
     common.add_argument("--out", type=Path, help="folder for publications (ECM_OUTPUT_DIR)")
@@ -176,7 +176,7 @@ def backfill(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return {"run": run, "backfill": backfill}[args.command](args)
     except UsageError as error:

@@ -14,8 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.cli import main, settings_from_args
-from pipelines.cli import _parser as cli_parser
+from pipelines.cli import build_parser, main, settings_from_args
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.defs.partitions import today_pacific
 from tests.builders import RawBuilder
@@ -195,7 +194,7 @@ def test_settings_come_from_the_environment_then_the_flags(monkeypatch, tmp_path
     monkeypatch.setenv("ECM_BUCKETS", "3")
     monkeypatch.setenv("ECM_EXECUTOR", "multiprocess")
     monkeypatch.setenv("ECM_LANDING_DIR", str(tmp_path / "env_landing"))
-    args = cli_parser().parse_args(
+    args = build_parser().parse_args(
         ["run", "--as-of", "2026-11-21", "--landing", str(tmp_path), "--max-tier-change", "60"]
     )
     settings = settings_from_args(args)
@@ -205,3 +204,24 @@ def test_settings_come_from_the_environment_then_the_flags(monkeypatch, tmp_path
     monkeypatch.setenv("ECM_BUCKETS", "many")
     with pytest.raises(ValueError, match="ECM_BUCKETS"):
         settings_from_args(args)
+
+
+def test_today_is_a_partition_but_the_schedule_runs_the_day_that_just_ended():
+    from zoneinfo import ZoneInfo
+
+    import dagster as dg
+
+    from pipelines.defs import build_definitions
+    from pipelines.defs.partitions import TIMEZONE, as_of_partitions
+
+    assert as_of_partitions.get_first_partition_key() == "2000-01-01"
+    assert as_of_partitions.get_last_partition_key() == today_pacific().isoformat()
+    defs = build_definitions()
+    schedule = defs.resolve_schedule_def("nightly_schedule")
+    tick = dt.datetime(2026, 11, 23, 2, 0, tzinfo=ZoneInfo(TIMEZONE))
+    [request] = schedule.evaluate_tick(
+        dg.build_schedule_context(
+            scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+        )
+    ).run_requests
+    assert request.partition_key == "2026-11-22"
