@@ -61,7 +61,15 @@ def rows_reconciled(duckdb: DuckDBResource) -> dg.AssetCheckResult:
         problems = reconcile(con)
     return dg.AssetCheckResult(
         passed=not problems,
-        description="\n".join(problems) or None,
+        description="\n".join(
+            [
+                *problems,
+                "Rows do not add up: a pipeline fault, not the data's. Rerun the night; "
+                "if it persists, keep the warehouse and report it.",
+            ]
+        )
+        if problems
+        else None,
         metadata={"problems": dg.MetadataValue.json(problems)},
     )
 
