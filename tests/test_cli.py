@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from pipelines.cli import build_parser, main, settings_from_args
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.defs.partitions import today_pacific
+from pipelines.paths import EXPECTATIONS_DIR
 from tests.builders import RawBuilder
 
 
@@ -225,3 +228,45 @@ def test_today_is_a_partition_but_the_schedule_runs_the_day_that_just_ended():
         )
     ).run_requests
     assert request.partition_key == "2026-11-22"
+
+
+def test_missing_eligibility_publishes_no_list(tmp_path, capfd):
+    night = Night(tmp_path)
+    night.write(small_plan())
+    (night.landing / "eligibility_1.csv").unlink()
+    assert night.run("2026-11-21") == 1
+    err = "\n".join(last_lines(capfd.readouterr().err))
+    assert (
+        "gate required_kinds_loaded: required kind eligibility has no loaded rows (no "
+        "eligibility* file in the landing folder)" in err
+    )
+    assert not (night.out / "latest").exists() and not night.warehouse.exists()
+
+
+def test_a_failing_suite_names_expectation_figure_and_rows_last(tmp_path, capfd, monkeypatch):
+    """A stricter suite (ECM_EXPECTATIONS_DIR, as a plan would point it) that two rows fail."""
+    strict = tmp_path / "suites"
+    shutil.copytree(EXPECTATIONS_DIR, strict)
+    suite = json.loads((strict / "raw_eligibility.json").read_text())
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "county", "value_set": ["Alameda"]},
+            "meta": {},
+        }
+    )
+    (strict / "raw_eligibility.json").write_text(json.dumps(suite))
+    night = Night(tmp_path / "d")
+    plan = small_plan()
+    plan.eligibility[1]["county"] = "Fresno"
+    plan.eligibility[4]["county"] = "Kern"
+    night.write(plan)
+    monkeypatch.setenv("ECM_EXPECTATIONS_DIR", str(strict))
+    assert night.run("2026-11-21") == 1
+    lines = last_lines(capfd.readouterr().err, 3)
+    assert lines == [
+        "  failed check raw_landing:raw_eligibility_suite:",
+        "    suite raw_eligibility: expect_column_values_to_be_in_set(county): 2 of 6 rows "
+        "unexpected; e.g. eligibility_1.csv row 2, eligibility_1.csv row 5",
+        "    Correct these rows in the eligibility file and redeliver it.",
+    ]
