@@ -20,6 +20,7 @@ import pytest
 
 from pipelines.adapt.tuva import (
     REJECTS_FILE,
+    REPORT_DIR,
     REPORT_FILE,
     adapt_tuva,
     load_mapping,
@@ -164,12 +165,12 @@ def test_claims_mapped_rejected_and_reported(tuva_input: Path, tmp_path: Path) -
     report = adapt_tuva(tuva_input, landing)
 
     assert sorted(p.name for p in landing.iterdir()) == [
-        "eligibility_tuva_eligibility.parquet",
+        REPORT_DIR,
+        "eligibility_tuva.parquet",
         "medical_claims_tuva_medical_claim.parquet",
         "medical_claims_tuva_medical_claim_2026-10.parquet",
-        REPORT_FILE,
-        REJECTS_FILE,
     ]
+    assert sorted(p.name for p in (landing / REPORT_DIR).iterdir()) == [REPORT_FILE, REJECTS_FILE]
     assert report.ignored == ["pharmacy_claim.csv"]
     by_file = {f.source_file: f for f in report.files}
     claims = by_file["medical_claim.csv"]
@@ -218,7 +219,7 @@ def test_claims_mapped_rejected_and_reported(tuva_input: Path, tmp_path: Path) -
     assert claims.unknown_columns == {"plan_internal_note": 1}
     assert claims.left_empty["original_claim_id"].startswith("Tuva's input layer has no")
 
-    with open(landing / REJECTS_FILE, newline="") as f:
+    with open(landing / REPORT_DIR / REJECTS_FILE, newline="") as f:
         rejects = list(csv.reader(f))
     assert rejects == [
         ["source_file", "source_row", "column", "value", "reason"],
@@ -272,7 +273,7 @@ def test_eligibility_mapping(tuva_input: Path, tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     report = adapt_tuva(tuva_input, landing)
     elig = next(f for f in report.files if f.source_file == "eligibility.csv")
-    out = landing / "eligibility_tuva_eligibility.parquet"
+    out = landing / "eligibility_tuva.parquet"
     assert pq.read_schema(out).names == [c.name for c in ELIGIBILITY.columns]
     assert _rows(
         out,
@@ -303,10 +304,13 @@ def test_eligibility_mapping(tuva_input: Path, tmp_path: Path) -> None:
         "county", "aid_code", "pcp_npi", "in_ecm", "hospice", "pace", "waiver_1915c",
     }  # fmt: skip
     # No member identifier or name in the report or the reject file.
-    text = (landing / REPORT_FILE).read_text() + (landing / REJECTS_FILE).read_text()
+    text = (landing / REPORT_DIR / REPORT_FILE).read_text()
+    text += (landing / REPORT_DIR / REJECTS_FILE).read_text()
     for secret in ("M1", "M2", "M3", "P1", "Ann", "Able", "90001"):
         assert secret not in text
-    assert json.loads((landing / REPORT_FILE).read_text())["files"][0]["rows_read"] == 3
+    assert (
+        json.loads((landing / REPORT_DIR / REPORT_FILE).read_text())["files"][0]["rows_read"] == 3
+    )
 
 
 def test_member_id_from_person_id(tuva_input: Path, tmp_path: Path) -> None:
@@ -314,7 +318,7 @@ def test_member_id_from_person_id(tuva_input: Path, tmp_path: Path) -> None:
     adapt_tuva(tuva_input, landing, member_id_from="person_id")
     claims = _rows(landing / "medical_claims_tuva_medical_claim.parquet", ["member_id"])
     assert claims == [("P1",), ("P2",), ("P1",), ("P2",)]
-    elig = _rows(landing / "eligibility_tuva_eligibility.parquet", ["member_id"])
+    elig = _rows(landing / "eligibility_tuva.parquet", ["member_id"])
     assert elig == [("P1",), ("P2",), ("P3",)]
 
 
@@ -322,8 +326,10 @@ def test_rerun_gives_the_same_bytes(tuva_input: Path, tmp_path: Path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     adapt_tuva(tuva_input, first)
     adapt_tuva(tuva_input, second)
-    for path in sorted(first.iterdir()):
-        assert path.read_bytes() == (second / path.name).read_bytes(), path.name
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert len(files) == 5
+    for path in files:
+        assert (first / path).read_bytes() == (second / path).read_bytes(), path
 
 
 def test_cli_exit_codes(tuva_input: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -364,7 +370,7 @@ def test_unparseable_csv_line_is_rejected_with_its_row(tmp_path: Path) -> None:
     report = adapt_tuva(src, landing)
     (elig,) = report.files
     assert (elig.rows_read, elig.rows_written, elig.rows_rejected) == (4, 3, 1)
-    with open(landing / REJECTS_FILE, newline="") as f:
+    with open(landing / REPORT_DIR / REJECTS_FILE, newline="") as f:
         (reject,) = list(csv.DictReader(f))
     assert (reject["source_file"], reject["source_row"], reject["value"], reject["reason"]) == (
         "eligibility.csv",
@@ -380,7 +386,7 @@ def test_ingest_accounts_for_every_adapted_row(tuva_input: Path, tmp_path: Path)
     written = {f.output_file: f.rows_written for f in report.files}
     con = duckdb.connect(str(tmp_path / "ecm.duckdb"))
     ingested = ingest_landing(con, landing, IngestSettings(run_quality=False))
-    assert sorted(ingested.ignored) == [REPORT_FILE, REJECTS_FILE]
+    assert ingested.ignored == [REPORT_DIR]
     loaded = {f.name: f for f in ingested.files}
     assert set(loaded) == set(written)
     for name, n in written.items():
@@ -392,9 +398,11 @@ def test_ingest_accounts_for_every_adapted_row(tuva_input: Path, tmp_path: Path)
         "select source_file, source_row, column_name, original_value, reason "
         "from raw.quarantine order by all"
     ).fetchall()
-    # On this branch the ingest takes 3-digit bill types only. TIGHTEN after the "ingest"
-    # engineer's merge (bill types of 3-4 characters with letters): both rows load, the
-    # quarantine is empty, and the diagnoses below read J45909 / R109.
+    # On this branch the ingest takes 3-digit bill types only and keeps codes as delivered.
+    # TIGHTEN after the "ingest" engineer's merge (its tolerance for bill types, ICD codes and
+    # open-end sentinels): the quarantine is empty; C1 loads with bill type 111 and diagnoses
+    # J45909 / R0602, C2 with 13I and R109, C8 with J189; M1's enrollment end 9999-12-31
+    # loads as null (open).
     assert quarantined == [
         ("medical_claims_tuva_medical_claim.parquet", 1, "bill_type", "0111", "bad_length"),
         ("medical_claims_tuva_medical_claim.parquet", 2, "bill_type", "13I", "not_digits"),
@@ -415,6 +423,48 @@ def test_ingest_accounts_for_every_adapted_row(tuva_input: Path, tmp_path: Path)
         ("M2", "M", None),
         ("M3", None, dt.date(2026, 6, 30)),
     ]
+
+
+def test_eligibility_parts_become_one_snapshot(tuva_input: Path, tmp_path: Path) -> None:
+    """Every eligibility file becomes one landing file; a part that cannot be read stops the
+    whole snapshot (members in it would otherwise read as no longer enrolled)."""
+    header = ELIG_HEADER
+    _write_csv(tuva_input / "eligibility_0_1.csv", header, [["P4", "M4", "female"] + [""] * 13])
+    landing = tmp_path / "landing"
+    report = adapt_tuva(tuva_input, landing)
+    parts = [f for f in report.files if f.table == "eligibility"]
+    assert [(f.source_file, f.output_file, f.rows_written) for f in parts] == [
+        ("eligibility.csv", "eligibility_tuva.parquet", 3),
+        ("eligibility_0_1.csv", "eligibility_tuva.parquet", 1),
+    ]
+    assert _rows(landing / "eligibility_tuva.parquet", ["member_id"]) == [
+        ("M1",),
+        ("M2",),
+        ("M3",),
+        ("M4",),
+    ]
+
+    broken = tmp_path / "broken"
+    adapt_tuva(tuva_input, broken)  # a first, good delivery
+    (tuva_input / "eligibility_0_1.csv").write_text("person_id,gender\nP4,female\n")
+    report = adapt_tuva(tuva_input, broken)
+    errors = {f.source_file: f.error for f in report.files if f.table == "eligibility"}
+    assert errors == {
+        "eligibility.csv": "not written: eligibility_0_1.csv of the same output failed",
+        "eligibility_0_1.csv": "eligibility_0_1.csv: required column 'member_id' is missing",
+    }
+    # The earlier snapshot stays as it was; the claims were still written.
+    assert _rows(broken / "eligibility_tuva.parquet", ["member_id"])[-1] == ("M4",)
+    assert all(f.error is None for f in report.files if f.table == "medical_claim")
+    assert main(["adapt", "tuva", "--input", str(tuva_input), "--landing", str(broken)]) == 2
+
+
+def test_report_dir_setting(tuva_input: Path, tmp_path: Path) -> None:
+    landing, reports = tmp_path / "landing", tmp_path / "reports"
+    args = ["adapt", "tuva", "--input", str(tuva_input), "--landing", str(landing)]
+    assert main([*args, "--report-dir", str(reports), "--accept-unmapped"]) == 0
+    assert sorted(p.name for p in reports.iterdir()) == [REPORT_FILE, REJECTS_FILE]
+    assert not (landing / REPORT_DIR).exists()
 
 
 def test_readme_shows_the_mapping_table() -> None:

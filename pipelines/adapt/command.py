@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines.adapt.tuva import REJECTS_FILE, REPORT_FILE, AdaptError, adapt_tuva
+from pipelines.adapt.tuva import REJECTS_FILE, REPORT_DIR, REPORT_FILE, AdaptError, adapt_tuva
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the Tuva column our member_id comes from, in both tables (default member_id)",
     )
     tuva.add_argument(
+        "--report-dir",
+        type=Path,
+        help=f"folder for {REJECTS_FILE} and {REPORT_FILE} (default <landing>/{REPORT_DIR}, "
+        "a hidden folder the ingest passes over)",
+    )
+    tuva.add_argument(
         "--accept-unmapped",
         action="store_true",
         help="exit 0 even when rows were rejected or values not mapped (they are still reported)",
@@ -37,13 +43,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report = adapt_tuva(args.input, args.landing, member_id_from=args.member_id_from)
+        report = adapt_tuva(
+            args.input,
+            args.landing,
+            member_id_from=args.member_id_from,
+            report_dir=args.report_dir,
+        )
     except AdaptError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for line in report.summary():
         print(line)
-    print(f"rejected rows: {args.landing / REJECTS_FILE}; report: {args.landing / REPORT_FILE}")
+    where = args.report_dir or args.landing / REPORT_DIR
+    print(f"rejected rows: {where / REJECTS_FILE}; report: {where / REPORT_FILE}")
     if report.failed_files:
         print(f"error: {len(report.failed_files)} file(s) could not be mapped", file=sys.stderr)
         return 2

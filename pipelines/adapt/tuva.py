@@ -17,10 +17,12 @@ as delivered (codes with dots, `13I` bill types, empty dates), and the ingest ch
 Files: top level of the input folder, CSV (`.csv`, `.csv.gz`) or Parquet, whose name without
 the extension is the table name or starts with it and `_`, `-` or `.` (`medical_claim.csv`,
 `medical_claim_2026-11.parquet`, `eligibility-part2.csv`); anything else is listed as ignored.
-Each becomes `<our kind>_tuva_<source name without extension>.parquet` in the landing folder,
-written whole under a hidden name and renamed into place; the same input gives the same bytes,
-so a rerun is loaded once by the ingest's content-hash ledger. `tuva_rejects.csv` and
-`tuva_adapt_report.json` go beside them (the ingest lists them as ignored).
+Each claims file becomes `medical_claims_tuva_<source name without extension>.parquet` in the
+landing folder; all eligibility files together become `eligibility_tuva.parquet` (Tuva's
+eligibility is every span: one snapshot). Each is written whole under a hidden name and
+renamed into place, and the same input gives the same bytes, so a rerun is loaded once by the
+ingest's content-hash ledger. `tuva_rejects.csv` and `tuva_adapt_report.json` go to a report
+folder, by default the hidden `<landing>/.tuva_adapt/`, which the ingest passes over.
 """
 
 from __future__ import annotations
@@ -38,18 +40,18 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
-import pyarrow.parquet as pq
 
 from pipelines.adapt.report import AdaptReport, FileOutcome, Reject, ValueCount
 from pipelines.contract import DUCKDB_TYPES, FILE_KINDS, Column, FileKind
 from pipelines.ingest.files import FileFormat, LandingFile, format_of
 from pipelines.ingest.report import FileRejected
 from pipelines.ingest.stage import StagedSource, stage
-from pipelines.ingest.validate import ident, literal
+from pipelines.ingest.validate import SourceColumn, ident, literal
 
 MAPPING_FILE = Path(__file__).with_name("tuva.toml")
 REJECTS_FILE = "tuva_rejects.csv"
 REPORT_FILE = "tuva_adapt_report.json"
+REPORT_DIR = ".tuva_adapt"
 _NAME_SEPARATORS = ("_", "-", ".")
 
 
@@ -94,6 +96,8 @@ class TableMapping:
     code_types: tuple[CodeType, ...] = ()
     lost: tuple[LostValue, ...] = ()
     commit: str = ""
+    # All source files of the table become one landing file.
+    combine: bool = False
 
     def resolved_columns(self) -> dict[str, tuple[str, ...]]:
         """Our column -> Tuva sources, numbered columns included for the numbers our
@@ -140,6 +144,7 @@ def load_mapping(path: Path = MAPPING_FILE) -> dict[str, TableMapping]:
                 for c in t.get("lost", [])
             ),
             commit=raw["source"][f"{name}_commit"],
+            combine=t.get("combine", False),
         )
     return tables
 
@@ -180,6 +185,10 @@ def discover(input_dir: Path, tables: tuple[str, ...]) -> tuple[list[TuvaFile], 
 
 
 def output_name(mapping: TableMapping, tf: TuvaFile) -> str:
+    """Claims: one landing file per source file (deliveries add up). Eligibility: one for all
+    (a snapshot of every span: split, an unchanged part would not be delivered again)."""
+    if mapping.combine:
+        return f"{mapping.target.name}_tuva.parquet"
     return f"{mapping.target.name}_tuva_{tf.stem}.parquet"
 
 
@@ -290,6 +299,48 @@ def _non_empty_counts(sql: _Sql, con: duckdb.DuckDBPyConnection, names: list[str
     return list(con.execute(f"select {counts} from {sql.source.sql}").fetchone())
 
 
+def _report_values(
+    con: duckdb.DuckDBPyConnection, sql: _Sql, kept: str, outcome: FileOutcome
+) -> None:
+    """Over the rows written: values left empty (problems) and readings applied (notes)."""
+    mapping = sql.mapping
+    for our, vm in sorted(mapping.values.items()):
+        sources = sql.present(our)
+        if vm.unmapped != "empty" or not sources:
+            continue
+        v = sql.text(sources[0])
+        keys = ", ".join(literal(k) for k in sorted(vm.mapping))
+        cond = f"{v} is not null and lower({v}) not in ({keys})"
+        outcome.not_mapped += _count_by_value(con, kept, sources[0], v, cond, f"unmapped_{our}")
+    for lv in mapping.lost:
+        if not sql.has(lv.column):
+            continue
+        v = sql.text(lv.column)
+        unless = f" and {sql.text(lv.unless)} is null" if sql.has(lv.unless) else ""
+        values = ", ".join(literal(x) for x in lv.values)
+        cond = f"lower({v}) in ({values}){unless}"
+        outcome.not_mapped += _count_by_value(con, kept, lv.column, v, cond, lv.reason)
+    for our in sorted(sql.columns):
+        present = sql.present(our)
+        for i, later in enumerate(present[1:], start=1):
+            earlier = " and ".join(f"{sql.text(t)} is null" for t in present[:i])
+            n = con.execute(
+                f"select count(*) from {kept} where {earlier} and {sql.text(later)} is not null"
+            ).fetchone()[0]
+            if n:
+                outcome.notes.append(ValueCount(our, None, n, f"{our} taken from {later}"))
+    for ct in mapping.code_types:
+        codes = sql.codes_present(ct.codes_prefix)
+        if codes is None:
+            continue
+        typed = f"{sql.text(ct.column)} is null and " if sql.has(ct.column) else ""
+        n = con.execute(f"select count(*) from {kept} where {typed}{codes}").fetchone()[0]
+        if n:
+            outcome.notes.append(
+                ValueCount(ct.column, None, n, f"{ct.column} empty: codes read as {ct.accepted}")
+            )
+
+
 def _column_report(con: duckdb.DuckDBPyConnection, sql: _Sql, outcome: FileOutcome) -> None:
     """Which of the file's columns went nowhere, and which of ours stay empty."""
     mapping = sql.mapping
@@ -319,14 +370,12 @@ def _column_report(con: duckdb.DuckDBPyConnection, sql: _Sql, outcome: FileOutco
 
 
 def _tuva_kind(mapping: TableMapping) -> FileKind:
-    """The Tuva table as a FileKind, so the ingest's staging reads it (row numbers, CSV
-    lines it cannot parse). Required: the sources of our required columns that have one."""
+    """The Tuva table as a FileKind, for matching a file's columns (trimmed, any case) and
+    the ingest's CSV reading. Required: the single source of each of our required columns."""
     required = {
         sources[0]
         for our, sources in mapping.resolved_columns().items()
-        if len(sources) == 1
-        and our in mapping.target.by_name
-        and mapping.target.by_name[our].required
+        if len(sources) == 1 and mapping.target.by_name[our].required
     }
     names = list(dict.fromkeys([*mapping.documented, *required]))
     return FileKind(
@@ -335,139 +384,159 @@ def _tuva_kind(mapping: TableMapping) -> FileKind:
     )
 
 
-def adapt_file(
-    con: duckdb.DuckDBPyConnection,
-    tf: TuvaFile,
-    mapping: TableMapping,
-    landing: Path,
-    stage_dir: Path,
-    rejects: list[Reject],
-) -> FileOutcome:
-    outcome = FileOutcome(source_file=tf.path.name, table=tf.table)
-    lf = LandingFile(path=tf.path, kind=_tuva_kind(mapping), file_format=tf.file_format)
-    source: StagedSource | None = None
+def _stage_parquet(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> StagedSource:
+    """A Parquet file as it is: Tuva's own types (integers, dates, decimals, flags) are Tuva's
+    to choose, so they are not held to our contract's types here; the ingest checks ours."""
+    path = literal(str(lf.path))
     try:
-        source = stage(con, lf, stage_dir)
-        sql = _Sql(mapping, source)
-        for our, sources in sql.columns.items():
-            if mapping.target.by_name[our].required and not sql.present(our):
+        described = con.execute(f"describe select * from read_parquet({path})").fetchall()
+        rows = con.execute(f"select count(*) from read_parquet({path})").fetchone()[0]
+    except duckdb.Error as e:
+        raise FileRejected(
+            "unreadable_file", f"{lf.name}: not a readable Parquet file: {e}"
+        ) from None
+    by_name: dict[str, SourceColumn] = {}
+    for name, dtype, *_ in described:
+        key = name.strip().lower()
+        if key in by_name:
+            raise FileRejected("duplicate_column", f"{lf.name}: column {name!r} appears twice")
+        by_name[key] = SourceColumn(header=name, ident=ident(name), type=dtype)
+    for name in lf.kind.required_columns:
+        if name not in by_name:
+            raise FileRejected(
+                "missing_column", f"{lf.name}: required column {name!r} is missing", name
+            )
+    columns = {k: s for k, s in by_name.items() if k in lf.kind.by_name}
+    extras = [s for k, s in by_name.items() if k not in lf.kind.by_name]
+    sql = (
+        f"(select file_row_number + 1 as _row, * exclude (file_row_number) "
+        f"from read_parquet({path}, file_row_number = true))"
+    )
+    return StagedSource(
+        sql=sql, rows=rows, columns=columns, extras=extras, header_order=list(by_name.values())
+    )
+
+
+@dataclass
+class _Prepared:
+    """One source file staged and checked, ready to be written with the rest of its group."""
+
+    tf: TuvaFile
+    outcome: FileOutcome
+    source: StagedSource | None = None
+    sql: _Sql | None = None
+    view: str = ""
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection, tf: TuvaFile, mapping: TableMapping, stage_dir: Path, n: int
+) -> _Prepared:
+    p = _Prepared(tf, FileOutcome(source_file=tf.path.name, table=tf.table))
+    lf = LandingFile(path=tf.path, kind=_tuva_kind(mapping), file_format=tf.file_format)
+    try:
+        if tf.file_format == "parquet":
+            p.source = _stage_parquet(con, lf)
+        else:
+            p.source = stage(con, lf, stage_dir)
+        p.sql = _Sql(mapping, p.source)
+        for our, sources in p.sql.columns.items():
+            if mapping.target.by_name[our].required and not p.sql.present(our):
                 raise FileRejected(
                     "missing_column",
                     f"{tf.path.name}: no {' or '.join(sources)} column (needed for {our})",
                     sources[0],
                 )
-        _map_rows(con, sql, tf, mapping, landing, outcome, rejects)
+        p.view = f"adapt_flagged_{n}"
+        # A view, not a copy: every pass re-reads the staged columns it needs.
+        con.execute(f"create or replace temp view {p.view} as select * from {p.sql.flagged()}")
+        _check_rows(con, p)
     except (FileRejected, duckdb.Error) as e:
-        outcome.error = str(e)
-    finally:
-        if source is not None:
-            for statement in source.cleanup:
-                con.execute(statement)
-            if source.staged_file is not None:
-                source.staged_file.unlink(missing_ok=True)
-    return outcome
+        p.outcome.error = str(e)
+    return p
 
 
-def _map_rows(
-    con: duckdb.DuckDBPyConnection,
-    sql: _Sql,
-    tf: TuvaFile,
-    mapping: TableMapping,
-    landing: Path,
-    outcome: FileOutcome,
-    rejects: list[Reject],
-) -> None:
-    flagged = sql.flagged()
-    con.execute(f"create or replace temp table adapt_flagged as select * from {flagged}")
-    rel = "adapt_flagged"
-    file_rejects = [
-        Reject(tf.path.name, row, column, value, reason)
+def _check_rows(con: duckdb.DuckDBPyConnection, p: _Prepared) -> None:
+    """The file's rejects, and the report of what its written rows lose or rely on."""
+    assert p.sql is not None and p.source is not None
+    name = p.tf.path.name
+    p.rejects = [
+        Reject(name, row, column, value, reason)
         for row, column, value, reason in con.execute(
-            f"select _row, _column, _value, _reason from {rel} "
+            f"select _row, _column, _value, _reason from {p.view} "
             "where _reason is not null order by _row"
         ).fetchall()
     ]
-    file_rejects += [
-        Reject(tf.path.name, r.row, r.column, None, r.reason) for r in sql.source.rejected_lines
-    ]
-    file_rejects.sort(key=lambda r: r.source_row)
-    counted = Counter((r.reason, r.column or "", r.value) for r in file_rejects)
-    outcome.rejected = [
+    p.rejects += [Reject(name, r.row, r.column, None, r.reason) for r in p.source.rejected_lines]
+    p.rejects.sort(key=lambda r: r.source_row)
+    counted = Counter((r.reason, r.column or "", r.value) for r in p.rejects)
+    p.outcome.rejected = [
         ValueCount(column, value, n, reason)
         for (reason, column, value), n in sorted(counted.items(), key=str)
     ]
-    kept = f"(select * from {rel} where _reason is null)"
-    _report_values(con, sql, kept, outcome)
-    _column_report(con, sql, outcome)
-
-    select = ", ".join(sql.mapped(c) for c in mapping.target.columns)
-    arrow = con.execute(f"select {select} from {kept} order by _row").to_arrow_table()
-    con.execute(f"drop table {rel}")
-    if sql.source.rows != arrow.num_rows + len(file_rejects):
-        raise duckdb.InvalidInputException(
-            f"{tf.path.name}: rows read {sql.source.rows} != written {arrow.num_rows} "
-            f"+ rejected {len(file_rejects)}; nothing written"
-        )
-    name = output_name(mapping, tf)
-    # Fixed writer options and no timestamps in the file: the same rows give the same bytes.
-    _write_atomically(
-        landing / name,
-        lambda tmp: pq.write_table(arrow, tmp, compression="zstd", write_statistics=True),
-    )
-    outcome.output_file = name
-    outcome.rows_read = sql.source.rows
-    outcome.rows_written = arrow.num_rows
-    outcome.rows_rejected = len(file_rejects)
-    rejects.extend(file_rejects)
+    _report_values(con, p.sql, _kept(p), p.outcome)
+    _column_report(con, p.sql, p.outcome)
 
 
-def _report_values(
-    con: duckdb.DuckDBPyConnection, sql: _Sql, kept: str, outcome: FileOutcome
+def _kept(p: _Prepared) -> str:
+    return f"(select * from {p.view} where _reason is null)"
+
+
+def _write_group(
+    con: duckdb.DuckDBPyConnection,
+    mapping: TableMapping,
+    group: list[_Prepared],
+    path: Path,
+    rejects: list[Reject],
 ) -> None:
-    """Over the rows written: values left empty (problems) and readings applied (notes)."""
-    mapping = sql.mapping
-    for our, vm in sorted(mapping.values.items()):
-        sources = sql.present(our)
-        if vm.unmapped != "empty" or not sources:
-            continue
-        v = sql.text(sources[0])
-        keys = ", ".join(literal(k) for k in sorted(vm.mapping))
-        outcome.not_mapped += _count_by_value(
-            con,
-            kept,
-            sources[0],
-            v,
-            f"{v} is not null and lower({v}) not in ({keys})",
-            f"unmapped_{our}",
-        )
-    for lv in mapping.lost:
-        if not sql.has(lv.column):
-            continue
-        v = sql.text(lv.column)
-        unless = f" and {sql.text(lv.unless)} is null" if sql.has(lv.unless) else ""
-        values = ", ".join(literal(x) for x in lv.values)
-        outcome.not_mapped += _count_by_value(
-            con, kept, lv.column, v, f"lower({v}) in ({values}){unless}", lv.reason
-        )
-    for our in sorted(sql.columns):
-        present = sql.present(our)
-        for i, later in enumerate(present[1:], start=1):
-            earlier = " and ".join(f"{sql.text(t)} is null" for t in present[:i])
-            n = con.execute(
-                f"select count(*) from {kept} where {earlier} and {sql.text(later)} is not null"
-            ).fetchone()[0]
-            if n:
-                outcome.notes.append(ValueCount(our, None, n, f"{our} taken from {later}"))
-    for ct in mapping.code_types:
-        codes = sql.codes_present(ct.codes_prefix)
-        if codes is None:
-            continue
-        typed = f"{sql.text(ct.column)} is null and " if sql.has(ct.column) else ""
-        n = con.execute(f"select count(*) from {kept} where {typed}{codes}").fetchone()[0]
-        if n:
-            outcome.notes.append(
-                ValueCount(ct.column, None, n, f"{ct.column} empty: codes read as {ct.accepted}")
+    """One landing file from a group of source files, whole or not at all: a group with a file
+    that could not be read writes nothing (a partial eligibility snapshot would read as
+    members leaving), and says so on every file of it."""
+    failed = [p.tf.path.name for p in group if p.outcome.error is not None]
+    if failed:
+        for p in group:
+            if p.outcome.error is None:
+                p.outcome.error = f"not written: {', '.join(failed)} of the same output failed"
+        return
+    parts = []
+    for i, p in enumerate(group):
+        assert p.sql is not None
+        select = ", ".join(p.sql.mapped(c) for c in mapping.target.columns)
+        parts.append(f"select {i} as _part, _row, {select} from {_kept(p)}")
+    columns = ", ".join(ident(c.name) for c in mapping.target.columns)
+    union = " union all ".join(parts)
+    expected = sum(p.source.rows - len(p.rejects) for p in group if p.source is not None)
+
+    def write(tmp: Path) -> None:
+        # DuckDB streams the rows to Parquet in source order, with fixed writer options and
+        # no timestamps in the file: the same rows give the same bytes.
+        written = con.execute(
+            f"copy (select {columns} from ({union}) order by _part, _row) "
+            f"to {literal(str(tmp))} (format parquet, compression zstd)"
+        ).fetchone()[0]
+        if written != expected:
+            raise duckdb.InvalidInputException(
+                f"{path.name}: wrote {written} rows, expected {expected} (read - rejected)"
             )
+
+    _write_atomically(path, write)
+    for p in group:
+        assert p.source is not None
+        p.outcome.output_file = path.name
+        p.outcome.rows_read = p.source.rows
+        p.outcome.rows_rejected = len(p.rejects)
+        p.outcome.rows_written = p.source.rows - len(p.rejects)
+        rejects.extend(p.rejects)
+
+
+def _release(con: duckdb.DuckDBPyConnection, p: _Prepared) -> None:
+    if p.view:
+        con.execute(f"drop view if exists {p.view}")
+    if p.source is not None:
+        for statement in p.source.cleanup:
+            con.execute(statement)
+        if p.source.staged_file is not None:
+            p.source.staged_file.unlink(missing_ok=True)
 
 
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
@@ -494,9 +563,19 @@ class AdaptError(Exception):
     """The run cannot start (folders, names): nothing was written."""
 
 
-def adapt_tuva(input_dir: Path, landing: Path, member_id_from: str = "member_id") -> AdaptReport:
-    """Map every Tuva file of `input_dir` into `landing`; see the module docstring."""
+def adapt_tuva(
+    input_dir: Path,
+    landing: Path,
+    member_id_from: str = "member_id",
+    report_dir: Path | None = None,
+) -> AdaptReport:
+    """Map every Tuva file of `input_dir` into `landing`; see the module docstring.
+
+    The reject file and the report go to `report_dir` (default `<landing>/.tuva_adapt/`: a
+    hidden folder, which the ingest passes over).
+    """
     input_dir, landing = Path(input_dir), Path(landing)
+    report_dir = Path(report_dir) if report_dir is not None else landing / REPORT_DIR
     if not input_dir.is_dir():
         raise AdaptError(f"input folder not found: {input_dir}")
     if landing.exists() and landing.resolve() == input_dir.resolve():
@@ -508,25 +587,37 @@ def adapt_tuva(input_dir: Path, landing: Path, member_id_from: str = "member_id"
             f"no Tuva input-layer files in {input_dir} (expected medical_claim*.csv/.parquet "
             "or eligibility*.csv/.parquet)"
         )
-    names = [output_name(mappings[f.table], f) for f in files]
-    clashes = sorted({n for n in names if names.count(n) > 1})
-    if clashes:
-        raise AdaptError(f"two input files would both become {clashes[0]}: rename one")
+    groups: dict[str, list[TuvaFile]] = {}
+    for tf in files:
+        groups.setdefault(output_name(mappings[tf.table], tf), []).append(tf)
     landing.mkdir(parents=True, exist_ok=True)
+    report_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
     report = AdaptReport(source=f"tuva-health/tuva input layer ({MAPPING_FILE.name})")
     report.ignored = ignored
     rejects: list[Reject] = []
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     try:
         with tempfile.TemporaryDirectory(prefix="adapt_stage_") as stage_dir:
-            for tf in files:
-                report.files.append(
-                    adapt_file(con, tf, mappings[tf.table], landing, Path(stage_dir), rejects)
-                )
+            for out_name, group in groups.items():
+                mapping = mappings[group[0].table]
+                prepared = [
+                    _prepare(con, tf, mapping, Path(stage_dir), len(report.files) + i)
+                    for i, tf in enumerate(group)
+                ]
+                try:
+                    _write_group(con, mapping, prepared, landing / out_name, rejects)
+                except duckdb.Error as e:
+                    for p in prepared:
+                        p.outcome.error = str(e)
+                finally:
+                    for p in prepared:
+                        _release(con, p)
+                report.files += [p.outcome for p in prepared]
     finally:
         con.close()
-    _write_atomically(landing / REJECTS_FILE, lambda p: p.write_text(_rejects_csv(rejects)))
-    _write_atomically(landing / REPORT_FILE, lambda p: p.write_text(report.to_json()))
+    _write_atomically(report_dir / REJECTS_FILE, lambda p: p.write_text(_rejects_csv(rejects)))
+    _write_atomically(report_dir / REPORT_FILE, lambda p: p.write_text(report.to_json()))
     return report
 
 
