@@ -428,30 +428,46 @@ def test_ingest_accounts_for_every_adapted_row(tuva_input: Path, tmp_path: Path)
 def test_eligibility_parts_become_one_snapshot(tuva_input: Path, tmp_path: Path) -> None:
     """Every eligibility file becomes one landing file; a part that cannot be read stops the
     whole snapshot (members in it would otherwise read as no longer enrolled)."""
-    header = ELIG_HEADER
-    _write_csv(tuva_input / "eligibility_0_1.csv", header, [["P4", "M4", "female"] + [""] * 13])
+    # A second part as Parquet with Tuva's types: DATE, and death_flag as a small integer.
+    part = tuva_input / "eligibility_0_1.parquet"
+    table = {
+        "person_id": ["P4"],
+        "member_id": ["M4"],
+        "gender": ["female"],
+        "birth_date": [dt.date(1990, 1, 1)],
+        "enrollment_start_date": [dt.date(2025, 1, 1)],
+        "enrollment_end_date": pa.array([None], pa.date32()),
+        "death_flag": pa.array([1], pa.int8()),
+    }
+    pq.write_table(pa.table(table), part)
     landing = tmp_path / "landing"
     report = adapt_tuva(tuva_input, landing)
     parts = [f for f in report.files if f.table == "eligibility"]
     assert [(f.source_file, f.output_file, f.rows_written) for f in parts] == [
         ("eligibility.csv", "eligibility_tuva.parquet", 3),
-        ("eligibility_0_1.csv", "eligibility_tuva.parquet", 1),
+        ("eligibility_0_1.parquet", "eligibility_tuva.parquet", 1),
     ]
-    assert _rows(landing / "eligibility_tuva.parquet", ["member_id"]) == [
-        ("M1",),
-        ("M2",),
-        ("M3",),
-        ("M4",),
+    assert [(v.reason, v.value) for v in parts[1].not_mapped] == [
+        ("death_flag_without_death_date", "1")
+    ]
+    # One file, in source order; the CSV's text and the Parquet's dates meet as ISO text.
+    assert _rows(landing / "eligibility_tuva.parquet", ["member_id", "birth_date"]) == [
+        ("M1", "1980-05-01"),
+        ("M2", "2012-02-29"),
+        ("M3", "1950-01-01"),
+        ("M4", "1990-01-01"),
     ]
 
     broken = tmp_path / "broken"
     adapt_tuva(tuva_input, broken)  # a first, good delivery
-    (tuva_input / "eligibility_0_1.csv").write_text("person_id,gender\nP4,female\n")
+    del table["member_id"]
+    pq.write_table(pa.table(table), part)
     report = adapt_tuva(tuva_input, broken)
     errors = {f.source_file: f.error for f in report.files if f.table == "eligibility"}
     assert errors == {
-        "eligibility.csv": "not written: eligibility_0_1.csv of the same output failed",
-        "eligibility_0_1.csv": "eligibility_0_1.csv: required column 'member_id' is missing",
+        "eligibility.csv": "not written: eligibility_0_1.parquet of the same output failed",
+        "eligibility_0_1.parquet": "eligibility_0_1.parquet: required column 'member_id' is "
+        "missing",
     }
     # The earlier snapshot stays as it was; the claims were still written.
     assert _rows(broken / "eligibility_tuva.parquet", ["member_id"])[-1] == ("M4",)
