@@ -483,6 +483,21 @@ def test_report_dir_setting(tuva_input: Path, tmp_path: Path) -> None:
     assert not (landing / REPORT_DIR).exists()
 
 
+def test_shipped_example_maps_cleanly(tmp_path: Path) -> None:
+    """data/tuva_example, which the README runs end to end: every row mapped, exit 0."""
+    landing = tmp_path / "landing"
+    args = ["--input", str(ROOT / "data" / "tuva_example"), "--landing", str(landing)]
+    assert main(["adapt", "tuva", *args]) == 0
+    assert _rows(landing / "medical_claims_tuva_medical_claim.parquet", ["claim_id"]) == [
+        (c,) for c in ("H1001", "H1002", "H1003", "P2001", "P2002", "P2003", "O3001", "P3002")
+    ]
+    assert _rows(landing / "eligibility_tuva.parquet", ["member_id", "sex"]) == [
+        ("T001", "F"),
+        ("T002", "M"),
+        ("T003", "F"),
+    ]
+
+
 def test_readme_shows_the_mapping_table() -> None:
     """The README's table is generated from tuva.toml: regenerate it when the mapping changes
     (`python -c "from pipelines.adapt.tuva import mapping_table_markdown as m; print(m())"`)."""
