@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.adapt import command as adapt_command
 from pipelines.defs.resources import PipelineSettings
 from pipelines.runner import execute_nightly, failed_checks, failure_messages, succeeded
 
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--from", dest="start", type=_date, required=True)
     backfill.add_argument("--to", dest="end", type=_date, required=True)
+    adapt_command.add_parser(sub)
     return parser
 
 
@@ -99,4 +101,4 @@ def backfill(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"run": run, "backfill": backfill}[args.command](args)
+    return {"run": run, "backfill": backfill, "adapt": adapt_command.run}[args.command](args)
