@@ -23,6 +23,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.accounting import summary_lines
+from pipelines.adapt import command as adapt_command
 from pipelines.defs.partitions import as_of_problem
 from pipelines.defs.resources import PipelineSettings, settings_from_env
 from pipelines.runner import (
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--from", dest="start", type=_date, required=True)
     backfill.add_argument("--to", dest="end", type=_date, required=True)
+    adapt_command.add_parser(sub)
     return parser
 
 
@@ -178,7 +180,8 @@ def backfill(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": run, "backfill": backfill}[args.command](args)
+        commands = {"run": run, "backfill": backfill, "adapt": adapt_command.run}
+        return commands[args.command](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
