@@ -74,11 +74,12 @@ def child_main(spec_path: str) -> int:
     import duckdb
 
     from pipelines.defs import build_definitions
-    from pipelines.defs.resources import PipelineSettings, duckdb_config
+    from pipelines.defs.resources import duckdb_config, settings_from_env
     from pipelines.runner import execute_nightly, failed_checks
 
     spec = json.loads(Path(spec_path).read_text())
-    settings = PipelineSettings(
+    # The same settings the CLI and the schedule build: environment, then these.
+    settings = settings_from_env(
         landing_dir=spec["landing"],
         output_dir=spec["out"],
         warehouse_path=spec["warehouse"],

@@ -2,7 +2,13 @@
 and `python -m pipelines backfill --from DATE --to DATE ...` (same folders).
 
 Runs the same Dagster job the nightly schedule runs, in this process, and exits non-zero when
-any step or blocking check fails. Users' scripts call this: keep the flags stable.
+any step or blocking check fails. Users' scripts call this: keep the flags stable. Settings
+come from the environment (ECM_*, like the schedule and the UI), then these flags.
+
+The last lines say what happened, at every --log-level: on success tonight's accounting
+(files by state, rows, gates); on failure each failed gate or suite with its figure, the file
+and rows concerned and what to do, or the error. Exit codes: 0 published, 1 the night failed
+or was blocked, 2 the command itself is wrong (a date out of range, a missing folder).
 """
 
 from __future__ import annotations
@@ -11,13 +17,28 @@ import argparse
 import datetime as dt
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines.accounting import summary_lines
 from pipelines.adapt import command as adapt_command
-from pipelines.defs.resources import PipelineSettings
-from pipelines.runner import execute_nightly, failed_checks, failure_messages, succeeded
+from pipelines.defs.partitions import as_of_problem
+from pipelines.defs.resources import PipelineSettings, settings_from_env
+from pipelines.runner import (
+    check_failures,
+    execute_nightly,
+    failure_messages,
+    gate_results,
+    landing_metadata,
+    succeeded,
+)
+from pipelines.warehouse import NIGHT_FILE_STATES
+
+
+class UsageError(Exception):
+    """The command cannot run as given: one line, exit 2."""
 
 
 def _date(text: str) -> str:
@@ -27,27 +48,61 @@ def _date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    folders = argparse.ArgumentParser(add_help=False)
-    folders.add_argument("--landing", type=Path, required=True, help="folder of landing files")
-    folders.add_argument("--out", type=Path, required=True, help="folder for publications")
-    folders.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file")
-    folders.add_argument(
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percent: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a percent must not be negative: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--landing", type=Path, help="folder of landing files (ECM_LANDING_DIR)")
+    common.add_argument("--out", type=Path, help="folder for publications (ECM_OUTPUT_DIR)")
+    common.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (ECM_WAREHOUSE)")
+    common.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    tier = common.add_mutually_exclusive_group()
+    tier.add_argument(
+        "--max-tier-change",
+        type=_percent,
+        metavar="PCT",
+        help="this run only: the tier-change gate's limit in percent (config/rules.toml "
+        "gates.max_tier_change_percent otherwise)",
+    )
+    tier.add_argument(
+        "--allow-tier-change",
+        action="store_true",
+        help="this run only: a tier count may move any amount (recorded with the gate)",
     )
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", parents=[folders], help="run the nightly job for one as-of date")
+    run = sub.add_parser("run", parents=[common], help="run the nightly job for one as-of date")
     run.add_argument("--as-of", type=_date, required=True, help="as-of date, YYYY-MM-DD")
     backfill = sub.add_parser(
         "backfill",
-        parents=[folders],
+        parents=[common],
         help="run the nightly job for every as-of date in a range, oldest first",
     )
     backfill.add_argument("--from", dest="start", type=_date, required=True)
     backfill.add_argument("--to", dest="end", type=_date, required=True)
     adapt_command.add_parser(sub)
     return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
+    """The environment's settings with this command's flags on top (settings_from_env)."""
+    return settings_from_env(
+        landing_dir=str(args.landing.resolve()) if args.landing else None,
+        output_dir=str(args.out.resolve()) if args.out else None,
+        warehouse_path=str(args.warehouse.resolve()) if args.warehouse else None,
+        max_tier_change_percent=args.max_tier_change,
+        allow_tier_change=args.allow_tier_change or None,
+    )
 
 
 def _instance() -> dg.DagsterInstance:
@@ -58,29 +113,51 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def run(args: argparse.Namespace) -> int:
-    if not args.landing.is_dir():
-        print(f"error: landing folder not found: {args.landing}", file=sys.stderr)
-        return 2
-    settings = PipelineSettings(
-        landing_dir=str(args.landing.resolve()),
-        output_dir=str(args.out.resolve()),
-        warehouse_path=str(args.warehouse.resolve()),
-    )
+def _check_as_of(text: str) -> None:
+    if problem := as_of_problem(dt.date.fromisoformat(text)):
+        raise UsageError(problem)
+
+
+def _run_one(settings: PipelineSettings, as_of: str, log_level: str) -> int:
     with _instance() as instance:
-        result = execute_nightly(settings, args.as_of, instance=instance, log_level=args.log_level)
-    checks = failed_checks(result)
+        result = execute_nightly(settings, as_of, instance=instance, log_level=log_level)
+    gates = gate_results(result)
+    landing = landing_metadata(result)
+    files = {s: int(landing.get(f"files_{s}", 0)) for s in NIGHT_FILE_STATES}
+    accounting = summary_lines(files, landing, gates) if landing else []
     if succeeded(result):
-        print(f"run {result.run_id} succeeded for as-of {args.as_of}")
+        print(f"run {result.run_id} succeeded for as-of {as_of}")
+        for line in accounting:
+            print(f"  {line}")
         print(f"  warehouse: {settings.warehouse}")
         print(f"  publications: {settings.output}")
         return 0
-    print(f"run {result.run_id} FAILED for as-of {args.as_of}", file=sys.stderr)
-    for name in checks:
-        print(f"  failed check: {name}", file=sys.stderr)
+    err = sys.stderr
+    print(f"run {result.run_id} FAILED for as-of {as_of}; nothing was published", file=err)
+    for line in accounting:
+        print(f"  {line}", file=err)
+    for check, reasons in check_failures(result):
+        print(f"  failed check {check}:", file=err)
+        for reason in reasons or ["(no reason given; see the run's logs)"]:
+            print(f"    {reason}", file=err)
     for message in failure_messages(result):
-        print(f"  error: {message}", file=sys.stderr)
+        print(f"  error: {message}", file=err)
     return 1
+
+
+def _settings(args: argparse.Namespace) -> PipelineSettings:
+    try:
+        settings = settings_from_args(args)
+    except ValueError as error:
+        raise UsageError(str(error).splitlines()[0]) from None
+    if not settings.landing.is_dir():
+        raise UsageError(f"landing folder not found: {settings.landing}")
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_as_of(args.as_of)
+    return _run_one(_settings(args), args.as_of, args.log_level)
 
 
 def backfill(args: argparse.Namespace) -> int:
@@ -88,17 +165,30 @@ def backfill(args: argparse.Namespace) -> int:
     before); stops at the first failure so no later night builds on a missing one."""
     start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
     if end < start:
-        print(f"error: --to {args.end} is before --from {args.start}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--to {args.end} is before --from {args.start}")
+    _check_as_of(args.start)
+    _check_as_of(args.end)
+    settings = _settings(args)
     day = start
     while day <= end:
-        args.as_of = day.isoformat()
-        if (code := run(args)) != 0:
+        if (code := _run_one(settings, day.isoformat(), args.log_level)) != 0:
             return code
         day += dt.timedelta(days=1)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return {"run": run, "backfill": backfill, "adapt": adapt_command.run}[args.command](args)
+    args = build_parser().parse_args(argv)
+    try:
+        commands = {"run": run, "backfill": backfill, "adapt": adapt_command.run}
+        return commands[args.command](args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a bug or the environment: the trace, then one clear line
+        traceback.print_exc()
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(
+            f"error: {type(error).__name__}: {first} (the trace above says where)", file=sys.stderr
+        )
+        return 1

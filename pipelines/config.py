@@ -86,3 +86,44 @@ def parse_rules(raw: dict) -> RuleConfig:
 def load_rules(path: Path = RULES_FILE) -> RuleConfig:
     with open(path, "rb") as f:
         return parse_rules(tomllib.load(f))
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of the gates that block a night's publication ([gates] in rules.toml)."""
+
+    required_kinds: tuple[str, ...]
+    max_quarantined_percent: float
+    max_tier_change_percent: float
+    min_tier_change_members: int
+    max_unknown_member_percent: float
+
+
+def parse_gates(raw: dict) -> GateConfig:
+    gates = raw["gates"]
+    config = GateConfig(
+        required_kinds=tuple(gates["required_kinds"]),
+        max_quarantined_percent=float(gates["max_quarantined_percent"]),
+        max_tier_change_percent=float(gates["max_tier_change_percent"]),
+        min_tier_change_members=int(gates["min_tier_change_members"]),
+        max_unknown_member_percent=float(gates["max_unknown_member_percent"]),
+    )
+    from pipelines.contract import FILE_KINDS
+
+    unknown = set(config.required_kinds) - set(FILE_KINDS)
+    if unknown:
+        raise ValueError(f"gates.required_kinds: unknown kinds {sorted(unknown)}")
+    for name in (
+        "max_quarantined_percent",
+        "max_tier_change_percent",
+        "max_unknown_member_percent",
+    ):
+        if getattr(config, name) < 0:
+            raise ValueError(f"gates.{name} must not be negative, got {getattr(config, name)}")
+    return config
+
+
+@cache
+def load_gates(path: Path = RULES_FILE) -> GateConfig:
+    with open(path, "rb") as f:
+        return parse_gates(tomllib.load(f))

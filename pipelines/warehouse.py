@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Mapping
@@ -109,13 +110,26 @@ def run_sql_file(
     con.execute(path.read_text())
 
 
+def newest_publication(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The newest as-of date published from this warehouse (history.publications)."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'history' and table_name = 'publications'"
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return con.execute("select max(as_of) from history.publications").fetchone()[0]
+
+
 def publish_warehouse(con: duckdb.DuckDBPyConnection, work: Path, analysts: Path) -> int:
     """Replace the analysts' database with a copy of the run's, atomically.
 
     DuckDB allows one writer process or many readers, never both. So the run writes its own
     file and, once it succeeded, copies it beside the analysts' file and renames it over it.
     A reader that has the old file open keeps reading it (the old inode lives until closed);
-    the next connection sees the new night. Returns the bytes copied.
+    the next connection sees the new night. Returns the bytes copied. Callers publish only
+    a night at least as new as `newest_publication`: an older night (a backfill, a replay)
+    must not replace what analysts see as the latest.
     """
     con.execute("checkpoint")
     analysts.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ class Deployment:
     root: Path
     landing: Path = SAMPLE_DIR
 
-    def settings(self, **overrides: str) -> PipelineSettings:
+    def settings(self, **overrides: object) -> PipelineSettings:
         return PipelineSettings(
             **{
                 "landing_dir": str(self.landing),
@@ -33,7 +33,7 @@ class Deployment:
             }
         )
 
-    def run(self, as_of: str = SAMPLE_AS_OF, **overrides: str) -> dg.ExecuteInProcessResult:
+    def run(self, as_of: str = SAMPLE_AS_OF, **overrides: object) -> dg.ExecuteInProcessResult:
         return execute_nightly(self.settings(**overrides), as_of, log_level="WARNING")
 
     def copy_to(self, root: Path) -> Deployment:

@@ -88,8 +88,10 @@ def test_failing_expectation_blocks_publication_and_keeps_the_previous(
 def test_new_continuing_returning_and_dropped_across_three_nights(tmp_path):
     deployment = Deployment(tmp_path / "d")
     nights = ["2026-09-21", "2026-10-21", "2026-11-21"]
+    # The sample's planted events cluster before 2026-11-21: High moves 80 -> 112 from
+    # 10-21, which the tier-change gate rightly blocks (tests/test_cli.py); allowed here.
     for night in nights:
-        assert deployment.run(night).success, night
+        assert deployment.run(night, allow_tier_change=True).success, night
     lists = {n: pl.read_parquet(deployment.out / n / "candidates.parquet") for n in nights}
     first, second, third = (set(lists[n]["member_id"]) for n in nights)
 

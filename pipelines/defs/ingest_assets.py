@@ -5,9 +5,14 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.accounting import files_markdown, night_accounting
+from pipelines.config import load_gates
 from pipelines.contract import FILE_KINDS, FileKind
+from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
 from pipelines.defs.partitions import as_of_partitions
 from pipelines.defs.resources import PipelineSettings
+from pipelines.gates import landing_gates as landing_gates_of
+from pipelines.gates import record_gates
 from pipelines.ingest import IngestSettings, ingest_landing, reconcile
 from pipelines.ingest.quality import quality_of_table, suite_name
 from pipelines.reference import load_reference_tables
@@ -32,6 +37,7 @@ def raw_landing(
             as_of=dt.date.fromisoformat(context.partition_key),
             run_id=context.run.run_id,
         )
+        night = night_accounting(con, context.run.run_id)
     for f in report.files:
         context.log.info(
             f"{f.name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "
@@ -39,13 +45,11 @@ def raw_landing(
         )
     return dg.MaterializeResult(
         metadata={
-            "files_new": len(report.files),
-            "files_ignored": dg.MetadataValue.json(list(report.ignored)),
-            "rows_read": report.rows_read,
-            "rows_loaded": report.rows_loaded,
-            "rows_quarantined": report.rows_quarantined,
-            "files_rejected": len(report.rejected),
-            "files": dg.MetadataValue.md(report.to_markdown()),
+            **{f"files_{state}": n for state, n in night["files_by_state"].items()},
+            "rows_read": night["rows_read"],
+            "rows_loaded": night["rows_loaded"],
+            "rows_quarantined": night["rows_quarantined"],
+            "files": dg.MetadataValue.md(files_markdown(night)),
         }
     )
 
@@ -56,28 +60,32 @@ def rows_reconciled(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as con:
         problems = reconcile(con)
     return dg.AssetCheckResult(
-        passed=not problems, metadata={"problems": dg.MetadataValue.json(problems)}
+        passed=not problems,
+        description="\n".join(
+            [
+                *problems,
+                "Rows do not add up: a pipeline fault, not the data's. Rerun the night; "
+                "if it persists, keep the warehouse and report it.",
+            ]
+        )
+        if problems
+        else None,
+        metadata={"problems": dg.MetadataValue.json(problems)},
     )
 
 
 @dg.asset_check(asset=raw_landing, blocking=True, partitions_def=as_of_partitions)
-def no_rejected_files(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """A rejected file means tonight's picture is incomplete: stop before publishing."""
+def landing_gates(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
+) -> dg.AssetCheckResult:
+    """Tonight's landing is complete and plausible: not empty, no file rejected tonight, the
+    required kinds loaded, no file above the quarantine limit, claims' members in eligibility
+    (pipelines/gates.py; thresholds in config/rules.toml [gates])."""
     with duckdb.get_connection() as con:
-        rejected = con.execute(
-            "select source_file, error from raw.load_ledger where status = 'rejected' "
-            "order by source_file"
-        ).fetchall()
-    return dg.AssetCheckResult(
-        passed=not rejected,
-        metadata={
-            "rejected": dg.MetadataValue.json([{"file": f, "error": e} for f, e in rejected])
-        },
-    )
-
-
-# Rows handed to Great Expectations per kind: pipelines/quality.py says why a sample.
-QUALITY_SAMPLE_ROWS = 200_000
+        run_id = tonight_run_id(con, context)
+        results = landing_gates_of(con, run_id, load_gates())
+        record_gates(con, dt.date.fromisoformat(context.partition_key), run_id, results)
+    return gate_check_result(results)
 
 
 def _raw_suite_check(kind: FileKind) -> dg.AssetChecksDefinition:
@@ -86,8 +94,8 @@ def _raw_suite_check(kind: FileKind) -> dg.AssetChecksDefinition:
         name=f"{suite_name(kind)}_suite",
         blocking=True,
         partitions_def=as_of_partitions,
-        description=f"GX suite expectations/{suite_name(kind)}.json over raw.{kind.name} "
-        f"(a repeatable sample of {QUALITY_SAMPLE_ROWS:,} rows when larger).",
+        description=f"GX suite expectations/{suite_name(kind)}.json over every row of "
+        f"raw.{kind.name}, computed in DuckDB (pipelines/quality.py).",
     )
     def _check(
         context: dg.AssetCheckExecutionContext,
@@ -96,14 +104,18 @@ def _raw_suite_check(kind: FileKind) -> dg.AssetChecksDefinition:
     ) -> dg.AssetCheckResult:
         results = settings.output / "validation" / context.partition_key / context.run.run_id
         with duckdb.get_connection() as con:
-            summary = quality_of_table(
-                con, kind, QUALITY_SAMPLE_ROWS, settings.expectations, results
-            )
+            summary = quality_of_table(con, kind, settings.expectations, results)
+        failures = summary.describe_failures()
         return dg.AssetCheckResult(
             passed=summary.success,
+            description="\n".join(
+                [*failures, f"Correct these rows in the {kind.name} file and redeliver it."]
+            )
+            if failures
+            else None,
             metadata={
-                "rows_validated": summary.rows_validated,
-                "failed_expectations": dg.MetadataValue.json(list(summary.failed)),
+                "rows_validated": summary.rows,
+                "failed_expectations": dg.MetadataValue.json(failures),
                 "result": dg.MetadataValue.path(str(results / f"{summary.suite}.json")),
             },
         )

@@ -10,10 +10,13 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.config import load_rules
+from pipelines.config import load_gates, load_rules
+from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
 from pipelines.defs.partitions import as_of_partitions
 from pipelines.defs.resources import PipelineSettings
 from pipelines.faults import failpoint
+from pipelines.gates import TierOverride, record_gates
+from pipelines.gates import tier_change_gate as tier_change_gate_of
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.publish import (
@@ -23,7 +26,7 @@ from pipelines.publish import (
 )
 from pipelines.quality import validate
 from pipelines.report import render_report
-from pipelines.warehouse import publish_warehouse
+from pipelines.warehouse import newest_publication, publish_warehouse
 
 MARTS = [
     dg.AssetKey(["marts", name])
@@ -100,6 +103,20 @@ def every_flag_has_evidence(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+def tier_change_gate(
+    context: dg.AssetCheckExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
+) -> dg.AssetCheckResult:
+    """No tier's member count moves more than gates.max_tier_change_percent (and at least
+    gates.min_tier_change_members) from the last publication; the CLI's --max-tier-change /
+    --allow-tier-change override it for one run, and the override is recorded with the gate."""
+    override = TierOverride(settings.max_tier_change_percent, settings.allow_tier_change)
+    with duckdb.get_connection() as con:
+        results = tier_change_gate_of(con, _as_of(context), load_gates(), override)
+        record_gates(con, _as_of(context), tonight_run_id(con, context), results)
+    return gate_check_result(results)
+
+
 @dg.asset(
     group_name="publish",
     kinds={"parquet"},
@@ -146,13 +163,22 @@ def publication(
         failpoint("publish.before_history")
         record_history(con, as_of, run_id)
         failpoint("publish.before_warehouse")
-        size = publish_warehouse(con, settings.work_warehouse, settings.warehouse)
+        newest = newest_publication(con)
+        # An older night publishes its own folder and history, never the analysts' latest.
+        size = (
+            publish_warehouse(con, settings.work_warehouse, settings.warehouse)
+            if newest is None or as_of >= newest
+            else None
+        )
     context.log.info(f"published {pub.folder}")
+    if size is None:
+        context.log.info(f"analysts' warehouse kept on {newest}: {as_of} is an older night")
     return dg.MaterializeResult(
         metadata={
             "folder": dg.MetadataValue.path(str(pub.folder)),
             "report": dg.MetadataValue.path(str(pub.folder / "report.html")),
             **{f"tier_{t}": pub.manifest["rows_by_tier"][t] for t in TIERS},
-            "warehouse_bytes": size,
+            "warehouse_bytes": size or 0,
+            "analysts_warehouse": "replaced" if size is not None else f"kept on {newest}",
         }
     )

@@ -23,6 +23,10 @@ class PipelineSettings(dg.ConfigurableResource):
     buckets: int = 1
     # Dagster executor of the nightly job: in_process | multiprocess | k8s | celery.
     executor: str = "in_process"
+    # Per-run overrides of the tier-change gate (the CLI's --max-tier-change and
+    # --allow-tier-change); None / False: config/rules.toml [gates] applies.
+    max_tier_change_percent: float | None = None
+    allow_tier_change: bool = False
 
     @property
     def landing(self) -> Path:
@@ -47,16 +51,31 @@ class PipelineSettings(dg.ConfigurableResource):
         return self.warehouse.with_suffix(".work.duckdb")
 
 
-def settings_from_env() -> PipelineSettings:
-    """Settings for `dagster dev` and the schedule: ECM_* environment variables override."""
-    defaults = PipelineSettings()
-    return PipelineSettings(
-        landing_dir=os.environ.get("ECM_LANDING_DIR", defaults.landing_dir),
-        output_dir=os.environ.get("ECM_OUTPUT_DIR", defaults.output_dir),
-        warehouse_path=os.environ.get("ECM_WAREHOUSE", defaults.warehouse_path),
-        buckets=int(os.environ.get("ECM_BUCKETS", defaults.buckets)),
-        executor=os.environ.get("ECM_EXECUTOR", defaults.executor),
-    )
+# Environment variables of the settings, by field (README "Settings").
+ENVIRONMENT = {
+    "landing_dir": "ECM_LANDING_DIR",
+    "output_dir": "ECM_OUTPUT_DIR",
+    "warehouse_path": "ECM_WAREHOUSE",
+    "expectations_dir": "ECM_EXPECTATIONS_DIR",
+    "buckets": "ECM_BUCKETS",
+    "executor": "ECM_EXECUTOR",
+}
+
+
+def settings_from_env(**overrides: object) -> PipelineSettings:
+    """The one way settings are built (CLI, schedule, sensor, UI, benchmark): defaults, then
+    ECM_* environment variables, then explicit overrides (CLI flags; None means not given)."""
+    fields = {
+        field: os.environ[variable]
+        for field, variable in ENVIRONMENT.items()
+        if os.environ.get(variable)
+    }
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return PipelineSettings(**fields)
+    except Exception as error:  # pydantic names the field; say which variable set it
+        names = ", ".join(f"{f} ({ENVIRONMENT.get(f, 'flag')})" for f in fields)
+        raise ValueError(f"invalid settings among {names}: {error}") from None
 
 
 def duckdb_config() -> dict[str, object]:

@@ -1,14 +1,23 @@
-"""The nightly schedule, built from the partitioned job (no hand-written cron logic)."""
+"""The nightly schedule: 02:00 Pacific, for the day that just ended.
+
+Not `build_schedule_from_partitioned_job`: the partitions run through today (so an operator
+can run today's date by hand), and a schedule built from them would run the day that has
+just begun instead of the one that just ended.
+"""
 
 import dagster as dg
 
 from pipelines.defs.jobs import nightly_job
+from pipelines.defs.partitions import TIMEZONE, previous_day
 
-# 02:00 Pacific: runs the partition for the day that just ended (yesterday's as-of date).
-nightly_schedule = dg.build_schedule_from_partitioned_job(
-    nightly_job,
+
+@dg.schedule(
+    job=nightly_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone=TIMEZONE,
     name="nightly_schedule",
-    hour_of_day=2,
-    minute_of_hour=0,
     description="Every night at 02:00 America/Los_Angeles, for the day that just ended.",
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    as_of = previous_day(context.scheduled_execution_time)
+    return dg.RunRequest(run_key=as_of, partition_key=as_of)

@@ -4,13 +4,12 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from pipelines.contract import kind_of
 from pipelines.defs.jobs import nightly_job
-from pipelines.defs.partitions import TIMEZONE
+from pipelines.defs.partitions import previous_day
 from pipelines.defs.resources import PipelineSettings
 
 
@@ -27,10 +26,6 @@ def landing_snapshot(landing: Path) -> dict[str, list[int]]:
 
 def fingerprint(snapshot: dict[str, list[int]]) -> str:
     return hashlib.sha256(json.dumps(snapshot, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def previous_day(now: dt.datetime) -> str:
-    return (now.astimezone(ZoneInfo(TIMEZONE)).date() - dt.timedelta(days=1)).isoformat()
 
 
 @dg.sensor(job=nightly_job, minimum_interval_seconds=60, name="landing_sensor")

@@ -1,0 +1,143 @@
+"""The raw suites validate every row, in DuckDB: one bad row in a 20,000-member table fails
+its suite every time, named by expectation, figure and (file, row); and the SQL figures are
+the figures Great Expectations computes on the same rows."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from pipelines import quality
+from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
+from pipelines.ingest.quality import quality_of_table
+from pipelines.paths import EXPECTATIONS_DIR
+from pipelines.warehouse import create_raw_schema
+
+MEMBERS = 20_000
+LINES_PER_MEMBER = 5
+ROWS = MEMBERS * LINES_PER_MEMBER
+PER_FILE = ROWS // 2
+
+
+@pytest.fixture(scope="module")
+def big_claims(tmp_path_factory):
+    """100,000 valid claim lines of 20,000 members in two files, bulk-built in SQL."""
+    path = tmp_path_factory.mktemp("quality") / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        create_raw_schema(con)
+        con.execute(
+            f"""
+            insert into raw.medical_claims by name
+            select
+                'C' || i as claim_id,
+                1 as claim_line_number,
+                'M' || (i % {MEMBERS}) as member_id,
+                'institutional' as claim_type,
+                '1' as claim_frequency_code,
+                '131' as bill_type,
+                '0450' as revenue_code,
+                '99283' as hcpcs_code,
+                date '2026-01-01' + (i % 300)::int as service_from_date,
+                date '2026-01-01' + (i % 300)::int + 1 as service_to_date,
+                'J069' as principal_diagnosis_code,
+                '1234567890' as facility_npi,
+                repeat('0', 64) as _file_sha256,
+                'medical_claims_part' || (i // {PER_FILE} + 1) || '.parquet' as _source_file,
+                i % {PER_FILE} + 1 as _source_row
+            from range({ROWS}) t(i)
+            """
+        )
+    return path
+
+
+def test_one_bad_row_among_100k_fails_every_run_and_is_located(big_claims, tmp_path):
+    with duckdb.connect(str(big_claims)) as con:
+        assert quality_of_table(con, MEDICAL_CLAIMS).success
+        # service_to before service_from on one row deep inside the second file.
+        con.execute(
+            "update raw.medical_claims set service_to_date = service_from_date - 3 "
+            "where _source_file = 'medical_claims_part2.parquet' and _source_row = 12345"
+        )
+        for _ in range(5):
+            summary = quality_of_table(con, MEDICAL_CLAIMS, EXPECTATIONS_DIR, tmp_path)
+            assert not summary.success
+            assert summary.rows == ROWS
+            [failed] = [o for o in summary.outcomes if not o.success]
+            assert (failed.expectation, failed.column) == (
+                "expect_column_pair_values_a_to_be_greater_than_b",
+                "service_to_date",
+            )
+            assert (failed.unexpected_count, failed.element_count) == (1, ROWS)
+            assert failed.examples == (("medical_claims_part2.parquet", 12345),)
+        assert summary.describe_failures() == [
+            "suite raw_medical_claims: expect_column_pair_values_a_to_be_greater_than_b"
+            "(service_to_date): 1 of 100,000 rows unexpected; e.g. "
+            "medical_claims_part2.parquet row 12345"
+        ]
+        written = json.loads((tmp_path / "raw_medical_claims.json").read_text())
+        assert written["success"] is False and written["rows"] == ROWS
+        con.execute("update raw.medical_claims set service_to_date = service_from_date")
+
+
+def _eligibility_with_every_kind_of_problem(con: duckdb.DuckDBPyConnection) -> None:
+    create_raw_schema(con)
+    rows = [
+        # member, start, end, birth, sex, pcp_npi: each row breaks at most one expectation
+        ("M1", "2020-01-01", None, "1980-01-01", "F", "1234567890"),
+        ("M2", "2020-01-01", "2019-12-31", "1980-01-01", "M", None),  # ends before it starts
+        ("M3", "2020-01-01", None, "1880-01-01", "U", None),  # born before 1900
+        ("M4", "2020-01-01", None, "1980-01-01", "X", None),  # sex not in the set
+        ("M5", "2020-01-01", None, "1980-01-01", None, "12345"),  # npi length
+        ("M6", "2020-01-01", None, "1980-01-01", None, "12345678AB"),  # npi not digits
+        (None, "2020-01-01", None, "1980-01-01", None, None),  # no member id
+        ("M8", "2021-01-01", "2021-01-01", "1980-01-01", "F", None),  # one day: fine
+    ]
+    con.executemany(
+        "insert into raw.eligibility (member_id, enrollment_start_date, enrollment_end_date, "
+        "birth_date, sex, pcp_npi, _file_sha256, _source_file, _source_row) "
+        "values (?, ?, ?, ?, ?, ?, 'x', 'eligibility_1.csv', ?)",
+        [(*row, n) for n, row in enumerate(rows, start=1)],
+    )
+
+
+def test_sql_figures_equal_great_expectations_on_the_same_rows(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        _eligibility_with_every_kind_of_problem(con)
+        sql = quality_of_table(con, ELIGIBILITY)
+        columns = ", ".join(c.name for c in ELIGIBILITY.columns)
+        frame = con.sql(f"select {columns} from raw.eligibility").to_arrow_table().to_pandas()
+    gx = quality.validate("raw_eligibility", frame)
+
+    def figures(summary):
+        return [(o.expectation, o.column, o.success, o.unexpected_count) for o in summary.outcomes]
+
+    assert figures(sql) == figures(gx)
+    assert sorted(sql.failed) == [
+        "expect_column_pair_values_a_to_be_greater_than_b(enrollment_end_date)",
+        "expect_column_value_lengths_to_equal(pcp_npi)",
+        "expect_column_values_to_be_between(birth_date)",
+        "expect_column_values_to_be_in_set(sex)",
+        "expect_column_values_to_match_regex(pcp_npi)",
+        "expect_column_values_to_not_be_null(member_id)",
+    ]
+    located = {o.label: o.examples for o in sql.outcomes if not o.success}
+    assert located["expect_column_values_to_be_in_set(sex)"] == (("eligibility_1.csv", 4),)
+    assert located["expect_column_pair_values_a_to_be_greater_than_b(enrollment_end_date)"] == (
+        ("eligibility_1.csv", 2),
+    )
+
+
+def test_an_expectation_the_sql_cannot_evaluate_is_refused_by_name(tmp_path):
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    suite = json.loads((EXPECTATIONS_DIR / "raw_eligibility.json").read_text())
+    suite["expectations"].append(
+        {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "sex"}, "meta": {}}
+    )
+    (suites / "raw_eligibility.json").write_text(json.dumps(suite))
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        create_raw_schema(con)
+        with pytest.raises(ValueError, match="expect_column_mean_to_be_between cannot be"):
+            quality_of_table(con, ELIGIBILITY, suites)
