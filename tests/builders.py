@@ -26,7 +26,7 @@ AS_OF = date(2026, 6, 30)
 ADULT_BIRTH = date(1980, 1, 15)
 CHILD_BIRTH = date(2015, 1, 15)
 
-AVOIDABLE_DX = "J069"  # acute URI, in reference/avoidable_ed_diagnoses.csv
+AVOIDABLE_DX = "J069"  # acute URI: on the DHCS list; NYU figure 1.0
 NOT_AVOIDABLE_DX = "S0990XA"  # head injury: in no code list
 ACUTE_DX = "I214"  # NSTEMI, in reference/acute_diagnoses.csv
 CHEMO_DX = "Z5111"  # always planned

@@ -4,7 +4,10 @@
 -- counted or not, with its claim ids and flags. counted is true for an ED visit (every
 -- unfolded visit counts as an ED visit) and for an unplanned hospital or unplanned
 -- short-term SNF stay; in_best_*_window marks the events of the best six-month windows that
--- the adult measures count; why_counted says it in words.
+-- the adult measures count; why_counted says it in words. For an ED visit, avoidable_method
+-- (dhcs, nyu_threshold, nyu_fractional), avoidable_figure (the NYU noner + epct + edcnpa, null
+-- under dhcs or when not classified) and avoidable_weight (what it adds to the avoidable
+-- count) say which method and which figure decided it.
 with
 
 events as (
@@ -44,6 +47,9 @@ final as (
         claim_ids,
         principal_diagnosis_code,
         is_avoidable as avoidable,
+        avoidable_method,
+        avoidable_figure,
+        case when event_type = 'ed_visit' then avoidable_weight end as avoidable_weight,
         is_planned as planned,
         is_short_term as short_term,
         is_via_ed as via_ed,
@@ -54,12 +60,22 @@ final as (
         coalesce(in_best_stays_window, false) as in_best_stays_window,
         case
             when event_type = 'ed_visit' then concat(
-                'ED visit',
-                case
-                    when is_avoidable then ', avoidable principal diagnosis '
-                    else ', principal diagnosis not on the avoidable list '
-                end,
+                'ED visit, principal diagnosis ',
                 coalesce(principal_diagnosis_code, '(none)'),
+                case avoidable_method
+                    when 'dhcs' then
+                        case
+                            when is_avoidable then ', avoidable (on the DHCS list)'
+                            else ', not on the DHCS avoidable list'
+                        end
+                    else
+                        case
+                            when avoidable_figure is null
+                                then ', NYU: not classified (' || avoidable_not_classified_as || ')'
+                            else ', NYU noner+epct+edcnpa ' || avoidable_figure::varchar
+                                || ' counts ' || avoidable_weight::varchar
+                        end
+                end,
                 case when in_6m then '; in the last 6 months' end,
                 case when in_best_ed_window then '; in the best six-month ED window' end
             )
