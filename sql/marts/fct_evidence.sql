@@ -8,6 +8,7 @@
 -- (dhcs, nyu_threshold, nyu_fractional), avoidable_figure (the NYU noner + epct + edcnpa, null
 -- under dhcs or when not classified) and avoidable_weight (what it adds to the avoidable
 -- count) say which method and which figure decided it.
+-- as_of: the night this table holds (the run's as-of date), on every row.
 with
 
 events as (
@@ -39,6 +40,7 @@ joined as (
 
 final as (
     select
+        cast(getvariable('as_of') as date) as as_of,
         member_id,
         event_id,
         event_type,
