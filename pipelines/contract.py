@@ -59,6 +59,11 @@ class FileKind:
 _DIAGNOSES = tuple(
     Column(f"diagnosis_code_{i}", "string", notes="ICD-10-CM without the dot") for i in range(2, 13)
 )
+# Secondary procedures: the CMS Planned Readmission Algorithm looks at every procedure.
+_PROCEDURES = tuple(
+    Column(f"procedure_code_{i}", "string", notes="ICD-10-PCS without the dot")
+    for i in range(2, 26)
+)
 
 MEDICAL_CLAIMS = FileKind(
     name="medical_claims",
@@ -107,6 +112,7 @@ MEDICAL_CLAIMS = FileKind(
         Column("principal_diagnosis_code", "string", required=True),
         *_DIAGNOSES,
         Column("principal_procedure_code", "string", notes="ICD-10-PCS"),
+        *_PROCEDURES,
         Column("facility_npi", "string", length=10, digits_only=True),
         Column("rendering_npi", "string", length=10, digits_only=True),
         Column("paid_date", "date", notes="orders claim versions"),

@@ -53,6 +53,7 @@ ed_events as (
             else avoidable_weight
         end as adult_ed_weight,
         cast(null as boolean) as is_planned,
+        cast(null as varchar) as planned_reason,
         cast(null as boolean) as is_short_term,
         cast(null as boolean) as is_via_ed,
         cast(null as bigint) as length_of_stay_days,
@@ -74,6 +75,7 @@ stay_events as (
         stays.principal_diagnosis_code,
         cast(null as boolean) as is_avoidable,
         stays.is_planned,
+        stays.planned_reason,
         stays.is_short_term,
         stays_via_ed.stay_id is not null as is_via_ed,
         stays.length_of_stay_days,
@@ -107,6 +109,7 @@ final as (
         coalesce(unioned.avoidable_weight, 0) as avoidable_weight,
         coalesce(unioned.adult_ed_weight, 0) as adult_ed_weight,
         unioned.is_planned,
+        unioned.planned_reason,
         unioned.is_short_term,
         unioned.is_via_ed,
         unioned.length_of_stay_days,

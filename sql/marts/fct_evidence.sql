@@ -7,7 +7,8 @@
 -- the adult measures count; why_counted says it in words. For an ED visit, avoidable_method
 -- (dhcs, nyu_threshold, nyu_fractional), avoidable_figure (the NYU noner + epct + edcnpa, null
 -- under dhcs or when not classified) and avoidable_weight (what it adds to the avoidable
--- count) say which method and which figure decided it.
+-- count) say which method and which figure decided it; for a stay planned_reason says which
+-- CMS PRA table (or the delivery/newborn choice) made it planned.
 -- as_of: the night this table holds (the run's as-of date), on every row.
 with
 
@@ -53,6 +54,7 @@ final as (
         avoidable_figure,
         case when event_type = 'ed_visit' then avoidable_weight end as avoidable_weight,
         is_planned as planned,
+        planned_reason,
         is_short_term as short_term,
         is_via_ed as via_ed,
         counts_as_ed_visit or counts_as_stay as counted,
@@ -91,7 +93,12 @@ final as (
                 case when coalesce(in_best_stays_window, false)
                     then '; in the best six-month stays window' end
             )
-            when is_planned then 'not counted: planned stay'
+            when is_planned then 'not counted: planned stay (' || case planned_reason
+                when 'pr1_procedure' then 'CMS PRA PR1: always-planned procedure'
+                when 'pr2_diagnosis' then 'CMS PRA PR2: always-planned diagnosis'
+                when 'delivery_newborn' then 'delivery or newborn'
+                when 'pr3_procedure' then 'CMS PRA PR3: potentially planned procedure, diagnosis not acute'
+            end || ')'
             else 'not counted: SNF stay of ' || length_of_stay_days || ' days (not short-term)'
         end as why_counted
     from joined
