@@ -223,7 +223,9 @@ def build(
     return con
 
 
-def with_ed_measure(rules: RuleConfig, ed_measure: str, nyu_method: str = "threshold") -> RuleConfig:
+def with_ed_measure(
+    rules: RuleConfig, ed_measure: str, nyu_method: str = "threshold"
+) -> RuleConfig:
     return dataclasses.replace(
         rules,
         adult=dataclasses.replace(rules.adult, ed_measure=ed_measure, nyu_method=nyu_method),

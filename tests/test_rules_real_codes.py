@@ -233,11 +233,14 @@ def test_each_visit_says_which_method_and_figure_decided_it(warehouse):
     assert got == EXPECTED_MIX[method]
     assert {v["avoidable_method"] for v in _visits(con, "avoidable_mix")} == {method}
     m = mart_rows(con, "marts.fct_member_measures")["avoidable_mix"]
-    assert m["avoidable_ed_visits_12m"] == {
-        "dhcs": Decimal(1),
-        "nyu_threshold": Decimal(2),
-        "nyu_fractional": Decimal("2.111"),
-    }[method]
+    assert (
+        m["avoidable_ed_visits_12m"]
+        == {
+            "dhcs": Decimal(1),
+            "nyu_threshold": Decimal(2),
+            "nyu_fractional": Decimal("2.111"),
+        }[method]
+    )
     evidence = query(
         con,
         "select avoidable_method, avoidable_figure, avoidable_weight, why_counted"
