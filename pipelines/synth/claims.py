@@ -189,9 +189,7 @@ class Renderer:
         )
 
     # -- stays -------------------------------------------------------------------------------
-    def inpatient(
-        self, e: ev.Episodes, adm, dis, dx, proc, adm_type, status, proc2=NONE
-    ) -> None:
+    def inpatient(self, e: ev.Episodes, adm, dis, dx, proc, adm_type, status, proc2=NONE) -> None:
         n = len(e)
         self.claims.add(
             n,
@@ -276,9 +274,7 @@ class Renderer:
             ],
             NONE,
         )
-        proc2 = np.where(
-            p == ev.TRANSPLANT_SECONDARY, self.pick("procedure.transplant", n), NONE
-        )
+        proc2 = np.where(p == ev.TRANSPLANT_SECONDARY, self.pick("procedure.transplant", n), NONE)
         elective = np.isin(
             p,
             (

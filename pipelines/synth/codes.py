@@ -93,13 +93,15 @@ def _check(raw: dict[str, list[str]]) -> None:
     always_dx = vs.categories("pra_always_planned_diagnosis_ccs") | vs.categories(
         "delivery_newborn_ccs", "diagnosis"
     )
-    acute_ccs, acute_codes = vs.categories("pra_acute_diagnosis_ccs"), vs.code_set(
-        "pra_acute_diagnoses"
+    acute_ccs, acute_codes = (
+        vs.categories("pra_acute_diagnosis_ccs"),
+        vs.code_set("pra_acute_diagnoses"),
     )
     pr1 = vs.categories("pra_always_planned_procedure_ccs")
     delivery_pr = vs.categories("delivery_newborn_ccs", "procedure")
-    pr3_ccs, pr3_codes = vs.categories("pra_potentially_planned_procedure_ccs"), vs.code_set(
-        "pra_potentially_planned_procedures"
+    pr3_ccs, pr3_codes = (
+        vs.categories("pra_potentially_planned_procedure_ccs"),
+        vs.code_set("pra_potentially_planned_procedures"),
     )
 
     def acute(code: str) -> bool:

@@ -163,14 +163,26 @@ class _Builder:
             "ed_then_admission_next_day": lambda: self.adult(
                 "",
                 [
-                    {"kind": ev.ED_ADMIT, "anchor": d, "ed_class": ev.DX_AVOIDABLE, "gap": 1, "los1": 3}
+                    {
+                        "kind": ev.ED_ADMIT,
+                        "anchor": d,
+                        "ed_class": ev.DX_AVOIDABLE,
+                        "gap": 1,
+                        "los1": 3,
+                    }
                     for d in self.recent(As)
                 ],
             ),
             "ed_then_admission_same_day": lambda: self.adult(
                 "",
                 [
-                    {"kind": ev.ED_ADMIT, "anchor": d, "ed_class": ev.DX_AVOIDABLE, "gap": 0, "los1": 3}
+                    {
+                        "kind": ev.ED_ADMIT,
+                        "anchor": d,
+                        "ed_class": ev.DX_AVOIDABLE,
+                        "gap": 0,
+                        "los1": 3,
+                    }
                     for d in self.recent(As)
                 ],
             ),
@@ -283,10 +295,7 @@ class _Builder:
             "pos23_reading_not_a_visit": lambda: self.adult(
                 "",
                 [_ed(d) for d in self.recent(A - 1)]
-                + [
-                    {"kind": ev.READING, "anchor": d + dt.timedelta(3)}
-                    for d in self.recent(A - 1)
-                ],
+                + [{"kind": ev.READING, "anchor": d + dt.timedelta(3)} for d in self.recent(A - 1)],
             ),
             "midnight_crossing_visit": lambda: self.adult(
                 "", [_ed(d, ed_form=ev.MIDNIGHT) for d in self.recent(A - 1)]

@@ -249,9 +249,7 @@ def compute_truth(
     }
     moderate = (
         pl.when(adult)
-        .then(
-            (bwe_milli >= near(a.ed_visits) * MILLI) | (bws >= near(a.unplanned_stays))
-        )
+        .then((bwe_milli >= near(a.ed_visits) * MILLI) | (bws >= near(a.unplanned_stays)))
         .otherwise((ed12 >= near(ch.ed_visits)) | (stays12 >= near(ch.unplanned_stays)))
     )
     df = df.with_columns(
