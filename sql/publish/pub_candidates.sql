@@ -116,7 +116,12 @@ near_threshold as (
     select
         measures.member_id,
         string_agg(
-            measures.events || ' ' || measures.noun
+            -- counts are DECIMAL(18,3) (NYU fractional); whole numbers print without decimals
+            case
+                when measures.events = floor(measures.events)
+                    then cast(cast(measures.events as bigint) as varchar)
+                else regexp_replace(cast(measures.events as varchar), '0+$', '')
+            end || ' ' || measures.noun
             || case when measures.events = 1 then '' else 's' end
             || ' in the ' || measures.period
             || '; the threshold '
