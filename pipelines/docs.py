@@ -14,11 +14,13 @@ import duckdb
 from pipelines.config import load_rules
 from pipelines.contract import FILE_KINDS, Column
 from pipelines.paths import ROOT, SQL_DIR
+from pipelines.published_files import replace_readme_table
 from pipelines.rules.models import build_models, discover_models
 from pipelines.warehouse import create_raw_schema
 
 CONTRACT_DOC = ROOT / "docs" / "contract.md"
 DICTIONARY_DOC = ROOT / "docs" / "data_dictionary.md"
+README = ROOT / "README.md"
 DOCUMENTED_LAYERS = ("marts", "intermediate", "staging")
 
 _HEADER = """# Landing-file contract
@@ -108,7 +110,8 @@ def render_data_dictionary() -> str:
 def main() -> None:
     CONTRACT_DOC.write_text(render_contract_markdown())
     DICTIONARY_DOC.write_text(render_data_dictionary())
-    for doc in (CONTRACT_DOC, DICTIONARY_DOC):
+    README.write_text(replace_readme_table(README.read_text()))
+    for doc in (CONTRACT_DOC, DICTIONARY_DOC, README):
         print(f"wrote {doc.relative_to(ROOT)}")
 
 
