@@ -25,7 +25,13 @@ from tests.conftest import SAMPLE_AS_OF, Deployment
 from tests.test_rules_members import scenarios
 
 PUBLISHED = ("candidates.parquet", "candidates.csv", "evidence.parquet", "exclusions.parquet")
-MARTS = ("fct_candidates", "fct_evidence", "fct_exclusions", "fct_member_measures")
+MARTS = (
+    "fct_candidates",
+    "fct_evidence",
+    "fct_exclusions",
+    "fct_member_measures",
+    "fct_member_months",
+)
 
 
 def _sha(path: Path) -> str:

@@ -1,0 +1,167 @@
+-- fct_member_months
+-- Member-months and events for rates per 1,000 member-months (the form Medicaid ED and
+-- admission measures are reported in): one row per month x county x plan x age group x tier,
+-- over the `lookback_months` months ending on the as-of date.
+-- * Months tile the look-back (method 2) backwards from the as-of date: a month ends on the
+--   as-of date's day of the month (clamped to a shorter month's end), or on the month's last
+--   day when the as-of date is a month's end, so an as-of date at a month's end gives calendar
+--   months. Month 1 ends on the as-of date; the oldest starts on the look-back's first day.
+-- * member_months: members enrolled on the month's last day (a fixed day each month, as HEDIS
+--   counts member months). A member counts once per month whatever their spans.
+-- * Events: the events that count for the rules (int_events), on their date, of a member
+--   enrolled on that date: ed_visits (every ED visit not folded into a stay),
+--   avoidable_ed_visits (principal diagnosis on the avoidable list), unplanned_stays
+--   (unplanned hospital stays and unplanned short-term SNF stays, by admission date) and its
+--   split unplanned_hospital_stays and unplanned_snf_stays.
+-- * county, plan_code, age_group and tier are tonight's, as on the list (age on the as-of
+--   date; tier null when the member has none or is excluded), so a rate by tier compares
+--   tonight's groups over the year behind them.
+-- A rate: sum(ed_visits) * 1000.0 / sum(member_months), grouped as wanted.
+with
+
+periods as (
+    select * from intermediate.int_periods
+),
+
+eligibility as (
+    select * from staging.stg_eligibility
+),
+
+events as (
+    select * from intermediate.int_events
+    where in_12m
+),
+
+outcomes as (
+    select * from intermediate.int_member_outcomes
+),
+
+month_ends as (
+    select
+        periods.as_of,
+        months_back,
+        case
+            when periods.as_of = last_day(periods.as_of)
+                then last_day(periods.as_of - to_months(months_back))
+            else cast(periods.as_of - to_months(months_back) as date)
+        end as month_end
+    from periods
+    cross join range(0, cast(getvariable('lookback_months') as integer) + 1) as r(months_back)
+),
+
+months as (
+    select
+        month_ends.as_of,
+        month_ends.months_back + 1 as month_number,
+        earlier.month_end + 1 as month_start,
+        month_ends.month_end
+    from month_ends
+    inner join month_ends as earlier
+        on earlier.months_back = month_ends.months_back + 1
+),
+
+enrolled_months as (
+    select distinct
+        eligibility.member_id,
+        months.month_number
+    from eligibility
+    inner join months
+        on eligibility.enrollment_start_date <= months.month_end
+        and coalesce(eligibility.enrollment_end_date >= months.month_end, true)
+),
+
+enrolled_events as (
+    select
+        events.member_id,
+        months.month_number,
+        events.counts_as_ed_visit,
+        events.is_avoidable,
+        events.counts_as_stay,
+        events.event_type
+    from events
+    inner join months
+        on events.event_date between months.month_start and months.month_end
+    where exists (
+        select 1
+        from eligibility
+        where eligibility.member_id = events.member_id
+            and eligibility.enrollment_start_date <= events.event_date
+            and coalesce(eligibility.enrollment_end_date >= events.event_date, true)
+    )
+),
+
+member_month_counts as (
+    select
+        member_id,
+        month_number,
+        1 as member_months,
+        0 as ed_visits,
+        0 as avoidable_ed_visits,
+        0 as unplanned_hospital_stays,
+        0 as unplanned_snf_stays
+    from enrolled_months
+    union all
+    select
+        member_id,
+        month_number,
+        0 as member_months,
+        cast(counts_as_ed_visit as integer) as ed_visits,
+        cast(counts_as_ed_visit and is_avoidable as integer) as avoidable_ed_visits,
+        cast(counts_as_stay and event_type = 'hospital_stay' as integer)
+            as unplanned_hospital_stays,
+        cast(counts_as_stay and event_type = 'snf_stay' as integer) as unplanned_snf_stays
+    from enrolled_events
+),
+
+grouped as (
+    select
+        months.as_of,
+        months.month_number,
+        months.month_start,
+        months.month_end,
+        outcomes.county,
+        outcomes.plan_code,
+        outcomes.age_group,
+        outcomes.tier,
+        sum(member_month_counts.member_months) as member_months,
+        sum(member_month_counts.ed_visits) as ed_visits,
+        sum(member_month_counts.avoidable_ed_visits) as avoidable_ed_visits,
+        sum(
+            member_month_counts.unplanned_hospital_stays
+            + member_month_counts.unplanned_snf_stays
+        ) as unplanned_stays,
+        sum(member_month_counts.unplanned_hospital_stays) as unplanned_hospital_stays,
+        sum(member_month_counts.unplanned_snf_stays) as unplanned_snf_stays
+    from member_month_counts
+    inner join months
+        on months.month_number = member_month_counts.month_number
+    inner join outcomes
+        on outcomes.member_id = member_month_counts.member_id
+    group by all
+),
+
+final as (
+    select
+        as_of,
+        month_start,
+        month_end,
+        county,
+        plan_code,
+        age_group,
+        tier,
+        cast(member_months as bigint) as member_months,
+        cast(ed_visits as bigint) as ed_visits,
+        cast(avoidable_ed_visits as bigint) as avoidable_ed_visits,
+        cast(unplanned_stays as bigint) as unplanned_stays,
+        cast(unplanned_hospital_stays as bigint) as unplanned_hospital_stays,
+        cast(unplanned_snf_stays as bigint) as unplanned_snf_stays
+    from grouped
+    order by
+        month_start,
+        county nulls last,
+        plan_code nulls last,
+        age_group nulls last,
+        list_position(getvariable('tier_order'), tier) nulls last
+)
+
+select * from final
