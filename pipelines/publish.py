@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from pipelines.config import RuleConfig
+from pipelines.config import RuleConfig, load_rules
 from pipelines.faults import failpoint
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
@@ -61,12 +61,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_publication_tables(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
-    """The publish.* tables: marts joined with the history of earlier publications."""
+def build_publication_tables(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, rules: RuleConfig | None = None
+) -> None:
+    """The publish.* tables: marts joined with the history of earlier publications. The
+    candidates' reason sentences quote the thresholds, so the rules are set too."""
     con.execute("create schema if not exists publish")
     con.execute("create schema if not exists history")
     run_sql_file(con, PUBLISH_SQL / "history_tables.sql")
-    set_variables(con, {"as_of": as_of, "tier_order": list(TIERS)})
+    params = (rules or load_rules()).sql_params()
+    set_variables(con, {**params, "as_of": as_of, "tier_order": list(TIERS)})
     for name in ("pub_candidates", "pub_evidence", "pub_exclusions", "pub_dropped"):
         sql = (PUBLISH_SQL / f"{name}.sql").read_text()
         con.execute(f"create or replace table publish.{name} as {sql}")

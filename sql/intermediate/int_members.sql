@@ -6,9 +6,9 @@
 --   1 March in other years. Adult: age >= `adult_min_age` (a 21st birthday on the as-of date
 --   is an adult); child otherwise; no age group without a birth date.
 -- * Enrolled: some span with start <= as-of <= end (an empty end is open).
--- * Demographics (birth date, sex, county, plan, aid code) come from the latest span (latest
---   start). Program flags (in ECM, hospice, PACE, 1915(c)) come from the span covering the
---   as-of date (the latest-starting one if several), else the latest span.
+-- * Demographics (birth date, sex, county, plan, aid code, assigned PCP) come from the latest
+--   span (latest start). Program flags (in ECM, hospice, PACE, 1915(c)) come from the span
+--   covering the as-of date (the latest-starting one if several), else the latest span.
 -- * Deceased: a death_date on or before the as-of date on any span.
 -- * Care-management status: the status with the latest status_date on or before the as-of
 --   date.
@@ -101,6 +101,7 @@ aged as (
         latest_span.county,
         latest_span.plan_code,
         latest_span.aid_code,
+        latest_span.pcp_npi,
         latest_span.member_id is not null as has_eligibility,
         coalesce(member_spans.is_enrolled, false) as is_enrolled,
         member_spans.death_date,
@@ -136,6 +137,7 @@ final as (
         county,
         plan_code,
         aid_code,
+        pcp_npi,
         has_eligibility,
         is_enrolled,
         death_date,

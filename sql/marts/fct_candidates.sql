@@ -2,6 +2,7 @@
 -- The candidate list: one row per member with a tier (High, Moderate, Low or Monitoring) after
 -- exclusions. Minimum necessary fields: no names, no birth dates. Within a tier members rank
 -- by score (highest first), then the most recent event date, then member_id (tier_rank).
+-- as_of: the night this table holds (the run's as-of date), on every row.
 with
 
 outcomes as (
@@ -11,6 +12,7 @@ outcomes as (
 
 final as (
     select
+        cast(getvariable('as_of') as date) as as_of,
         member_id,
         plan_code,
         county,

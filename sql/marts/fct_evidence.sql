@@ -5,6 +5,7 @@
 -- unfolded visit counts as an ED visit) and for an unplanned hospital or unplanned
 -- short-term SNF stay; in_best_*_window marks the events of the best six-month windows that
 -- the adult measures count; why_counted says it in words.
+-- as_of: the night this table holds (the run's as-of date), on every row.
 with
 
 events as (
@@ -36,6 +37,7 @@ joined as (
 
 final as (
     select
+        cast(getvariable('as_of') as date) as as_of,
         member_id,
         event_id,
         event_type,

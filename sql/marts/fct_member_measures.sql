@@ -4,6 +4,7 @@
 -- excluded or no tier), the tier before exclusions, the first exclusion reason, the score and
 -- the first and last event dates. Column names are pipelines/measures.py's, shared with the
 -- generator's truth. The rules themselves are in int_member_windows and int_member_outcomes.
+-- as_of: the night this table holds (the run's as-of date), on every row.
 with
 
 outcomes as (
@@ -12,6 +13,7 @@ outcomes as (
 
 final as (
     select
+        cast(getvariable('as_of') as date) as as_of,
         member_id,
         age,
         ed_visits_6m,

@@ -1,6 +1,6 @@
 -- Members on the previous publication who are not on tonight's list, and why:
 -- the exclusion reason when they are now excluded, otherwise no_qualifying_events
--- (no ED visit or counted stay left in the 12-month look-back).
+-- (no ED visit or counted stay left in the 12-month look-back). as_of is tonight.
 with
 
 earlier as (
@@ -24,6 +24,7 @@ exclusions as (
 
 final as (
     select
+        cast(getvariable('as_of') as date) as as_of,
         previous.member_id,
         previous.as_of as previous_as_of,
         previous.tier as previous_tier,
