@@ -12,7 +12,7 @@ import datetime as dt
 import duckdb
 
 from pipelines.config import load_rules
-from pipelines.contract import FILE_KINDS, Column
+from pipelines.contract import FILE_KINDS, FILE_REJECTIONS, IGNORE_RULES, Column
 from pipelines.paths import ROOT, SQL_DIR
 from pipelines.published_files import replace_readme_table
 from pipelines.rules.models import build_models, discover_models
@@ -29,16 +29,41 @@ What a plan's data team delivers into the landing folder each night. Generated f
 `pipelines/contract.py` by `python -m pipelines.docs`; do not edit by hand.
 
 - Files are CSV (comma, header row, UTF-8, optionally gzip: `.csv.gz`) or Parquet.
-- A file's kind comes from its name prefix; several files of a kind may land the same night
-  (`medical_claims_2026-11-21.csv`, `medical_claims_part2.parquet`). Files without a known
-  prefix are listed as ignored and not loaded.
+- A file's kind comes from its name prefix, in any case (`Medical_Claims_part2.csv` is
+  medical_claims); several files of a kind may land the same night
+  (`medical_claims_2026-11-21.csv`, `medical_claims_part2.parquet`).
+- Every entry of the landing folder ends the night in one recorded state
+  (`raw.night_files`): loaded, loaded with quarantined rows, already loaded (same bytes as
+  an earlier delivery), rejected with a reason (below), or ignored by a rule (below). A
+  rejected entry blocks the night until it is corrected or removed.
 - Dates are ISO `YYYY-MM-DD`. Codes are strings: leading zeros matter (`0450`); a digit code
   that lost its leading zero (`450`) is padded back.
+- Parquet columns are read in the contract type or as text (parsed like CSV). Conversions
+  the contract defines: integer from a whole float, date from a midnight timestamp, decimal
+  from an integer or float, a digit code (revenue code, place of service, discharge status)
+  from an integer. Any other type (a date as int64, a member id as an integer or a struct)
+  rejects the file, naming the column and both types.
 - Unknown extra columns are kept in the raw layer (`_extra`) and ignored downstream.
 - A missing required column rejects the whole file with an error naming the file and column.
   A bad value sends the row to `raw.quarantine` with the file, row, column, value and reason.
 - The same file (same bytes) landed twice loads once: the load ledger is keyed by content hash.
 """
+
+
+def _entry_rules() -> str:
+    out = [
+        "\n## Entries ignored by rule\n\nA rule marked 'kind names too' also applies to names "
+        "that start with a landing kind; the others only to names that do not (so "
+        "`medical_claims_1.txt` is rejected, never ignored).\n\n"
+        "| pattern (any case) | reason | why | kind names too |\n|---|---|---|---|\n"
+    ]
+    out.extend(
+        f"| `{r.pattern}` | {r.reason} | {r.why} | {'yes' if r.any_name else 'no'} |\n"
+        for r in IGNORE_RULES
+    )
+    out.append("\n## Why a file is rejected\n\n| reason | meaning |\n|---|---|\n")
+    out.extend(f"| {reason} | {why} |\n" for reason, why in FILE_REJECTIONS.items())
+    return "".join(out)
 
 
 def _requirement(col: Column) -> str:
@@ -63,7 +88,7 @@ def _notes(col: Column) -> str:
 
 
 def render_contract_markdown() -> str:
-    out = [_HEADER]
+    out = [_HEADER, _entry_rules()]
     for kind in FILE_KINDS.values():
         out.append(f"\n## {kind.name}*\n\n{kind.description}")
         if kind.key:

@@ -12,12 +12,13 @@ Lines DuckDB cannot parse (wrong number of fields, bytes that are not UTF-8) are
 from __future__ import annotations
 
 import itertools
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import FileKind
+from pipelines.contract import DUCKDB_TYPES, FileKind
 from pipelines.ingest.files import (
     LandingFile,
     blank_records_before,
@@ -25,7 +26,7 @@ from pipelines.ingest.files import (
     read_csv_header,
 )
 from pipelines.ingest.report import FileRejected
-from pipelines.ingest.validate import SourceColumn, ident, literal
+from pipelines.ingest.validate import SourceColumn, accepts_source_type, ident, literal
 
 _counter = itertools.count()
 
@@ -96,6 +97,17 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> StagedSou
         SourceColumn(header=name, ident=ident(name), type=dtype) for name, dtype, *_ in described
     ]
     columns, extras = _match_columns(lf, lf.kind, sources)
+    for col in lf.kind.columns:
+        src = columns.get(col.name)
+        if src is not None and not accepts_source_type(col, src.type):
+            raise FileRejected(
+                "wrong_type",
+                f"{lf.name}: column {src.header!r} is stored as {src.type}; the contract "
+                f"reads it as {col.dtype} ({DUCKDB_TYPES[col.dtype]}) and defines no "
+                "conversion from that type. Deliver it as "
+                f"{'text' if col.dtype == 'string' else col.dtype + ' or ISO text'}.",
+                col.name,
+            )
     sql = (
         f"(select file_row_number + 1 as _row, * exclude (file_row_number) "
         f"from read_parquet({path}, file_row_number = true))"
@@ -108,10 +120,15 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path)
         header = read_csv_header(lf.path, lf.file_format)
     except UnicodeDecodeError:
         raise FileRejected("bad_encoding", f"{lf.name}: the header row is not UTF-8") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
+        if lf.file_format == "csv.gz":
+            raise FileRejected(
+                "corrupt_compression", f"{lf.name}: not a readable gzip file: {e}"
+            ) from None
         raise FileRejected("unreadable_file", f"{lf.name}: cannot be read: {e}") from None
     if header is None:
         raise FileRejected("empty_file", f"{lf.name}: the file has no header row")
+    _raise_if_wrong_delimiter(lf, header)
     sources = [
         SourceColumn(header=name or f"column_{i + 1}", ident=f"c{i}", type="VARCHAR")
         for i, name in enumerate(header)
@@ -149,6 +166,12 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path)
             0
         ]
     except duckdb.Error as e:
+        if lf.file_format == "csv.gz" and "gzip" in str(e).lower():
+            raise FileRejected(
+                "corrupt_compression",
+                f"{lf.name}: the gzip stream is damaged (truncated or corrupt); nothing of it "
+                f"was kept, deliver it again: {e}",
+            ) from None
         raise FileRejected("unreadable_file", f"{lf.name}: cannot be parsed as CSV: {e}") from None
     finally:
         con.execute(f"drop table if exists {rejects}")
@@ -176,6 +199,24 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path)
         cleanup=[f"drop table if exists ingest_offsets_{n}"],
         staged_file=staged,
     )
+
+
+_OTHER_DELIMITERS = {"|": "a pipe (|)", "\t": "a tab", ";": "a semicolon (;)"}
+
+
+def _raise_if_wrong_delimiter(lf: LandingFile, header: list[str]) -> None:
+    """A header that is one field which splits on another delimiter into the contract's
+    required columns: the file is not comma-separated (say so, not 'missing column')."""
+    if len(header) != 1:
+        return
+    for delimiter, called in _OTHER_DELIMITERS.items():
+        names = {n.strip().lower() for n in header[0].split(delimiter)}
+        if len(names) > 1 and set(lf.kind.required_columns) <= names:
+            raise FileRejected(
+                "wrong_delimiter",
+                f"{lf.name}: the fields are separated by {called}, not a comma; deliver "
+                "comma-separated CSV",
+            )
 
 
 def _renumbered(
