@@ -1,12 +1,16 @@
 """What every analyst-facing table and column means, stored in the warehouse as comments.
 
-One source: sql/descriptions/*.toml. `apply_descriptions` writes them as DuckDB comments
-(`COMMENT ON`), so `describe`, `duckdb_columns()` and the DuckDB CLI show them beside the
-data, and docs/data_dictionary.md is rendered from those same comments.
+One source: sql/descriptions/*.toml (and, for the published tables,
+pipelines/published_files.py). `apply_descriptions` writes them as DuckDB comments
+(`COMMENT ON`), so `duckdb_tables()` and `duckdb_columns()` show them beside the data (in
+Python and in the DuckDB CLI alike), and docs/data_dictionary.md is rendered from those same
+comments.
 
 - `<schema>.toml` holds one section per table of that schema: an optional `description` and
   a `columns` table. A model's or publication table's description defaults to the comment at
   the top of its SQL file, so the rule is written once.
+- The published tables' columns (publish.pub_*) mean what the published files say they mean:
+  their descriptions are pipelines/published_files.py's, which the manifest also carries.
 - `columns.toml` holds columns with the same meaning wherever they appear (`member_id`,
   `as_of`, the 6- and 12-month counts); a key may be a glob (`diagnosis_code_*`). A table's
   own entry wins.
@@ -24,6 +28,7 @@ import duckdb
 
 from pipelines.ingest.validate import ident, literal
 from pipelines.paths import SQL_DIR
+from pipelines.published_files import PUBLISHED_FILES
 from pipelines.rules.models import Model
 
 DESCRIPTIONS_DIR = SQL_DIR / "descriptions"
@@ -74,6 +79,13 @@ def load_descriptions(directory: Path = DESCRIPTIONS_DIR) -> Descriptions:
             if "description" in section:
                 descriptions.tables[table] = _strings({"d": section["description"]}, path)["d"]
             descriptions.columns[table] = _strings(section.get("columns", {}), path)
+    for published in PUBLISHED_FILES:
+        if published.table in descriptions.columns:
+            raise ValueError(
+                f"{published.table}: its columns are described in pipelines/published_files.py"
+                " (the manifest's definitions); remove it from sql/descriptions/"
+            )
+        descriptions.columns[published.table] = dict(published.columns)
     return descriptions
 
 

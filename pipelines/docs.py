@@ -17,11 +17,13 @@ from pipelines.descriptions import apply_descriptions
 from pipelines.gates import NIGHT_GATES_DDL
 from pipelines.paths import ROOT, SQL_DIR
 from pipelines.publish import build_publication_tables
+from pipelines.published_files import replace_readme_table
 from pipelines.rules.models import build_models, discover_models
 from pipelines.warehouse import create_raw_schema
 
 CONTRACT_DOC = ROOT / "docs" / "contract.md"
 DICTIONARY_DOC = ROOT / "docs" / "data_dictionary.md"
+README = ROOT / "README.md"
 DOCUMENTED_LAYERS = ("marts", "publish", "history", "raw", "intermediate", "staging")
 
 _HEADER = """# Landing-file contract
@@ -163,7 +165,8 @@ def render_data_dictionary() -> str:
 def main() -> None:
     CONTRACT_DOC.write_text(render_contract_markdown())
     DICTIONARY_DOC.write_text(render_data_dictionary())
-    for doc in (CONTRACT_DOC, DICTIONARY_DOC):
+    README.write_text(replace_readme_table(README.read_text()))
+    for doc in (CONTRACT_DOC, DICTIONARY_DOC, README):
         print(f"wrote {doc.relative_to(ROOT)}")
 
 
