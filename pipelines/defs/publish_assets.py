@@ -10,6 +10,7 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipelines.accounting import night_accounting
 from pipelines.config import load_gates, load_rules
 from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
 from pipelines.defs.partitions import as_of_partitions
@@ -159,6 +160,7 @@ def publication(
             rules=rules,
             code_list_versions=versions,
             report_html=report,
+            accounting=night_accounting(con, tonight_run_id(con, context)),
         )
         failpoint("publish.before_history")
         record_history(con, as_of, run_id)
