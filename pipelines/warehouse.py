@@ -137,7 +137,8 @@ def newest_publication(con: duckdb.DuckDBPyConnection) -> dt.date | None:
 
 
 def publish_warehouse(con: duckdb.DuckDBPyConnection, work: Path, analysts: Path) -> int:
-    """Replace the analysts' database with a copy of the run's, atomically.
+    """Replace the analysts' database with a copy of the run's, atomically, every table and
+    column described (pipelines.descriptions).
 
     DuckDB allows one writer process or many readers, never both. So the run writes its own
     file and, once it succeeded, copies it beside the analysts' file and renames it over it.
@@ -148,6 +149,9 @@ def publish_warehouse(con: duckdb.DuckDBPyConnection, work: Path, analysts: Path
     a night at least as new as `newest_publication`: an older night (a backfill, a replay)
     must not replace what analysts see as the latest.
     """
+    from pipelines.descriptions import apply_descriptions  # imports the models, which use us
+
+    apply_descriptions(con)
     con.execute("checkpoint")
     analysts.parent.mkdir(parents=True, exist_ok=True)
     tmp = analysts.with_name(f".{analysts.name}.tmp")
