@@ -6,6 +6,7 @@ all read, so a column added here is added everywhere.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -161,9 +162,82 @@ FILE_KINDS: dict[str, FileKind] = {
 }
 
 
+# How a landing entry's name is read (docs/contract.md, "Files"). Every entry of the landing
+# folder ends the night in one recorded state: loaded, rejected with a reason, or ignored by
+# one of these rules. Patterns are shell patterns matched case-insensitively. A rule with
+# `any_name` false only applies to names that do not start with a landing kind, so
+# `medical_claims_1.txt` is rejected (unsupported format), never ignored.
+@dataclass(frozen=True)
+class IgnoreRule:
+    reason: str
+    pattern: str
+    why: str
+    any_name: bool = False
+
+
+IGNORE_RULES: tuple[IgnoreRule, ...] = (
+    IgnoreRule("hidden", ".*", "a hidden entry (a file being written, the adapter's report)", True),
+    IgnoreRule("checksum", "*.sha256", "a checksum beside a delivery", True),
+    IgnoreRule("checksum", "*.md5", "a checksum beside a delivery", True),
+    IgnoreRule("ground_truth", "truth.parquet", "the synthetic generator's ground truth"),
+    IgnoreRule("documentation", "readme*", "notes for people"),
+    IgnoreRule("documentation", "*.md", "notes for people"),
+    IgnoreRule("documentation", "*.txt", "notes for people"),
+    IgnoreRule("documentation", "*.pdf", "notes for people"),
+)
+
+# Compressed or archived deliveries the ingest does not open (gzip CSV, `.csv.gz`, is read).
+UNSUPPORTED_COMPRESSION: tuple[str, ...] = (
+    ".zip",
+    ".7z",
+    ".rar",
+    ".tar",
+    ".tgz",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".zst",
+    ".lz4",
+)
+
+
+# Why a whole file is rejected (raw.night_files.reason); nothing of a rejected file is loaded
+# and the night is blocked until it is corrected or removed.
+FILE_REJECTIONS: dict[str, str] = {
+    "unknown_kind": "the name does not start with a landing kind",
+    "not_a_file": "a folder or other entry that is not a regular file",
+    "dangling_link": "a symbolic link to a file that does not exist",
+    "no_permission": "the pipeline may not read the file",
+    "unsupported_compression": "an archive or compression other than gzip CSV (.zip, .7z, ...)",
+    "unsupported_format": "not .csv, .csv.gz or .parquet",
+    "corrupt_compression": "a .csv.gz whose gzip stream is truncated or damaged",
+    "bad_encoding": "the header row is not UTF-8",
+    "wrong_delimiter": "fields separated by a pipe, tab or semicolon instead of a comma",
+    "wrong_type": "a Parquet column stored in a type the contract does not convert",
+    "missing_column": "a required column is missing",
+    "duplicate_column": "a column appears twice",
+    "empty_file": "no bytes, or no header row",
+    "unreadable_file": "not a readable Parquet or CSV file",
+    "load_failed": "the load failed for a reason outside the file; retried next run",
+    "changed_during_load": "the file changed while it was loaded; retried next run",
+}
+
+
+def ignore_rule_of(entry_name: str) -> IgnoreRule | None:
+    """The documented rule that ignores this entry, or None when it must be accounted for."""
+    lower = entry_name.lower()
+    has_kind = kind_of(entry_name) is not None
+    for rule in IGNORE_RULES:
+        if (rule.any_name or not has_kind) and fnmatch.fnmatchcase(lower, rule.pattern):
+            return rule
+    return None
+
+
 def kind_of(file_name: str) -> FileKind | None:
-    """A landing file's kind comes from its name prefix (longest prefix wins)."""
+    """A landing file's kind comes from its name prefix, in any case (longest prefix wins):
+    `Medical_Claims_part2.csv` is medical_claims."""
+    lower = file_name.lower()
     for name in sorted(FILE_KINDS, key=len, reverse=True):
-        if file_name.startswith(name):
+        if lower.startswith(name):
             return FILE_KINDS[name]
     return None

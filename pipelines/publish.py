@@ -2,9 +2,8 @@
 
 Layout under the output folder:
 
-    runs/<as_of>/<run_id>/   candidates.parquet, candidates.csv, evidence.parquet,
-                             exclusions.parquet, dropped.parquet, report.html,
-                             manifest.json
+    runs/<as_of>/<run_id>/   candidates, evidence, exclusions, dropped (each .parquet and
+                             .csv), report.html, manifest.json
     <as_of>  -> runs/<as_of>/<run_id>      (symlink, swapped atomically)
     latest   -> runs/<newest as_of>/<run_id>
 
@@ -31,18 +30,14 @@ from pipelines.config import RuleConfig, load_rules
 from pipelines.faults import failpoint
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
+from pipelines.published_files import LIST_SEPARATOR, PUBLISHED_FILES, PublishedFile
 from pipelines.warehouse import run_sql_file, set_variables
 
 PUBLISH_SQL = SQL_DIR / "publish"
 LATEST = "latest"
 
 # What is published, from which table, in which order (file name -> table).
-PUBLISHED = {
-    "candidates": "publish.pub_candidates",
-    "evidence": "publish.pub_evidence",
-    "exclusions": "publish.pub_exclusions",
-    "dropped": "publish.pub_dropped",
-}
+PUBLISHED = {f.name: f.table for f in PUBLISHED_FILES}
 
 
 @dataclass(frozen=True)
@@ -97,6 +92,34 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> in
     return arrow.num_rows
 
 
+def _write_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    """The same rows as the Parquet file, for a spreadsheet: list columns joined by ';'."""
+    columns = con.execute(f"select column_name, column_type from (describe {table})").fetchall()
+    select = ", ".join(
+        f"array_to_string({name}, '{LIST_SEPARATOR}') as {name}" if dtype.endswith("[]") else name
+        for name, dtype in columns
+    )
+    con.execute(f"copy (select {select} from {table}) to '{path}' (header, delimiter ',')")
+
+
+def column_definitions(con: duckdb.DuckDBPyConnection, published: PublishedFile) -> list[dict]:
+    """Each column of a published table with its type and meaning, for the manifest. A column
+    without a meaning in pipelines/published_files.py stops the publication: a file a care
+    manager cannot read is not published."""
+    columns = con.execute(
+        f"select column_name, column_type from (describe {published.table})"
+    ).fetchall()
+    undefined = [name for name, _ in columns if name not in published.columns]
+    if undefined:
+        raise ValueError(
+            f"{published.table}: no meaning in pipelines/published_files.py for "
+            f"{', '.join(undefined)}"
+        )
+    return [
+        {"name": name, "type": dtype, "meaning": published.columns[name]} for name, dtype in columns
+    ]
+
+
 def _swap_symlink(link: Path, target: Path) -> None:
     tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
@@ -120,8 +143,11 @@ def write_publication(
     rules: RuleConfig,
     code_list_versions: dict[str, str],
     report_html: str | None = None,
+    accounting: dict | None = None,
 ) -> Publication:
-    """Write the files, then move them into place atomically. Tables must be built first."""
+    """Write the files, then move them into place atomically. Tables must be built first.
+    `accounting` is tonight's (pipelines.accounting.night_accounting), carried in the
+    manifest so the publication says what the night read, loaded and judged."""
     as_of_text = as_of.isoformat()
     runs = out_dir / "runs" / as_of_text
     runs.mkdir(parents=True, exist_ok=True)
@@ -134,15 +160,17 @@ def write_publication(
     os.chmod(tmp, 0o750)
 
     files: dict[str, dict] = {}
-    for name, table in PUBLISHED.items():
-        path = tmp / f"{name}.parquet"
-        rows = _write_parquet(con, table, path)
-        files[path.name] = {"rows": rows}
-    csv_path = tmp / "candidates.csv"
-    con.execute(
-        f"copy (select * from {PUBLISHED['candidates']}) to '{csv_path}' (header, delimiter ',')"
-    )
-    files[csv_path.name] = {"rows": files["candidates.parquet"]["rows"]}
+    tables: dict[str, dict] = {}
+    for published in PUBLISHED_FILES:
+        tables[published.name] = {
+            "holds": published.holds,
+            "files": [f"{published.name}.parquet", f"{published.name}.csv"],
+            "columns": column_definitions(con, published),
+        }
+        rows = _write_parquet(con, published.table, tmp / f"{published.name}.parquet")
+        _write_csv(con, published.table, tmp / f"{published.name}.csv")
+        files[f"{published.name}.parquet"] = {"rows": rows}
+        files[f"{published.name}.csv"] = {"rows": rows}
     if report_html is not None:
         report = tmp / "report.html"
         report.write_text(report_html, encoding="utf-8")
@@ -163,6 +191,8 @@ def write_publication(
         "run_id": run_id,
         "rows_by_tier": {tier: tiers.get(tier, 0) for tier in TIERS},
         "files": files,
+        "tables": tables,
+        "accounting": accounting,
         "rules_version": rules.version,
         "thresholds": rules.sql_params(),
         "code_list_versions": code_list_versions,

@@ -14,6 +14,12 @@ from pipelines.contract import DUCKDB_TYPES, FILE_KINDS, FileKind
 
 RAW_SCHEMA = "raw"
 
+# The storage version every warehouse file is written in. duckdb 2.x writes v2.0 files by
+# default, which the newest DuckDB CLI on PyPI (duckdb-cli 1.5.x, installed by `make install`)
+# cannot open; v1.5.0 files open in both. Raise it together with the CLI pin in pyproject.toml.
+ANALYSTS_STORAGE_VERSION = "v1.5.0"
+STORAGE_CONFIG = {"storage_compatibility_version": ANALYSTS_STORAGE_VERSION}
+
 # Lineage columns every raw row carries: which landed file and which data row of it (1-based,
 # the header is row 0), so any output can be traced back to the line a plan delivered.
 LINEAGE_COLUMNS = {
@@ -76,7 +82,16 @@ NIGHT_FILE_STATES = ("loaded", "loaded_with_quarantine", "rejected", "already_lo
 
 
 def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(path), read_only=read_only)
+    """A warehouse connection; a file it creates is written in ANALYSTS_STORAGE_VERSION."""
+    return duckdb.connect(str(path), read_only=read_only, config=dict(STORAGE_CONFIG))
+
+
+def storage_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage version of the connection's database file, e.g. 'v1.5.0+'."""
+    tags = con.execute(
+        "select tags from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0][0]
+    return str((tags or {}).get("storage_version", ""))
 
 
 def raw_table_ddl(kind: FileKind) -> str:
@@ -129,19 +144,45 @@ def newest_publication(con: duckdb.DuckDBPyConnection) -> dt.date | None:
 
 
 def publish_warehouse(con: duckdb.DuckDBPyConnection, work: Path, analysts: Path) -> int:
-    """Replace the analysts' database with a copy of the run's, atomically.
+    """Replace the analysts' database with a copy of the run's, atomically, every table and
+    column described (pipelines.descriptions).
 
     DuckDB allows one writer process or many readers, never both. So the run writes its own
     file and, once it succeeded, copies it beside the analysts' file and renames it over it.
     A reader that has the old file open keeps reading it (the old inode lives until closed);
-    the next connection sees the new night. Returns the bytes copied. Callers publish only
+    the next connection sees the new night. A work file made at another storage version (by
+    an older release) is copied table by table into ANALYSTS_STORAGE_VERSION instead, so the
+    analysts' CLI opens it either way. Returns the bytes copied. Callers publish only
     a night at least as new as `newest_publication`: an older night (a backfill, a replay)
     must not replace what analysts see as the latest.
     """
+    from pipelines.descriptions import apply_descriptions  # imports the models, which use us
+
+    apply_descriptions(con)
     con.execute("checkpoint")
     analysts.parent.mkdir(parents=True, exist_ok=True)
     tmp = analysts.with_name(f".{analysts.name}.tmp")
-    shutil.copyfile(work, tmp)
+    if storage_version(con).startswith(ANALYSTS_STORAGE_VERSION):
+        shutil.copyfile(work, tmp)
+    else:
+        _copy_at_analysts_storage(con, tmp)
     os.chmod(tmp, 0o640)
     os.replace(tmp, analysts)
     return analysts.stat().st_size
+
+
+def _copy_at_analysts_storage(con: duckdb.DuckDBPyConnection, target: Path) -> None:
+    """Copy the connection's database (tables, views, comments) into a new file at
+    ANALYSTS_STORAGE_VERSION."""
+    from pipelines.ingest.validate import ident, literal  # the SQL quoting helpers
+
+    target.unlink(missing_ok=True)
+    source = con.execute("select current_database()").fetchall()[0][0]
+    con.execute(
+        f"attach {literal(str(target))} as analysts_copy "
+        f"(storage_version {literal(ANALYSTS_STORAGE_VERSION)})"
+    )
+    try:
+        con.execute(f"copy from database {ident(source)} to analysts_copy")
+    finally:
+        con.execute("detach analysts_copy")

@@ -39,14 +39,20 @@ def test_rerun_and_same_bytes_under_another_name_load_nothing_new(tmp_path, land
     assert reconcile(con) == []
 
 
-def test_files_that_are_not_landing_files_are_ignored(tmp_path, landing):
+def test_entries_that_are_not_landing_files_are_ignored_or_rejected(tmp_path, landing):
     write_csv(landing / "medical_claims_1.csv", [claim()])
     (landing / "truth.parquet").write_bytes(b"PAR1")
     (landing / "README").write_text("notes")
     (landing / "medical_claims_notes.txt").write_text("notes")
     (landing / "sub").mkdir()
     _, report = ingest(tmp_path / "w.duckdb", landing)
-    assert report.ignored == ["README", "medical_claims_notes.txt", "sub", "truth.parquet"]
+    assert report.ignored == ["README", "truth.parquet"]
+    assert [(e.name, e.state, e.reason) for e in report.refused] == [
+        ("README", "ignored", "documentation"),
+        ("medical_claims_notes.txt", "rejected", "unsupported_format"),
+        ("sub", "rejected", "not_a_file"),
+        ("truth.parquet", "ignored", "ground_truth"),
+    ]
     assert [f.name for f in report.files] == ["medical_claims_1.csv"]
 
 

@@ -7,12 +7,16 @@ wrong word or a wrong date fails here, under the default rules and under other s
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date
 
+import polars as pl
 import pytest
 
 from pipelines.config import load_rules
-from pipelines.publish import build_publication_tables, record_history
+from pipelines.paths import ROOT
+from pipelines.publish import build_publication_tables, record_history, write_publication
+from pipelines.published_files import LIST_SEPARATOR, PUBLISHED_FILES, replace_readme_table
 from pipelines.rules.models import build_models
 from tests.builders import AS_OF, CHILD_BIRTH, NOT_AVOIDABLE_DX, RawBuilder, build, mart_rows
 
@@ -40,6 +44,8 @@ def _members() -> RawBuilder:
     b.status("UNREACHABLE", "unreachable", date(2026, 4, 15))
     b.member("LOW")
     b.ed_visit("LOW", date(2026, 1, 20), dx=NOT_AVOIDABLE_DX)
+    b.member("EXCLUDED", hospice=True, in_ecm=True)
+    b.ed_visit("EXCLUDED", date(2026, 2, 20), dx=NOT_AVOIDABLE_DX)
     return b
 
 
@@ -200,3 +206,67 @@ def test_new_continuing_dropped_and_returning_across_three_nights(tmp_path):
     assert (third["BACK"]["change_status"], third["BACK"]["previous_tier"]) == ("returning", None)
     assert dropped[0] == [] and dropped[2] == []
     con.close()
+
+
+def _publish(con, tmp_path, **kwargs):
+    return write_publication(
+        con,
+        as_of=AS_OF,
+        run_id="run-1",
+        out_dir=tmp_path / "out",
+        rules=load_rules(),
+        code_list_versions={"avoidable_ed_diagnoses": "test"},
+        **kwargs,
+    )
+
+
+def test_every_list_is_published_as_parquet_and_an_equal_csv(listed, tmp_path):
+    listed.execute(
+        "insert into history.published_candidates values ('2026-05-31', 'GONE', 'High', null)"
+    )
+    build_publication_tables(listed, AS_OF)
+    pub = _publish(listed, tmp_path)
+    reasons = listed.execute("select exclusion_reasons from publish.pub_exclusions").fetchall()
+    assert reasons == [(["hospice", "in_ecm"],)]
+    for published in PUBLISHED_FILES:
+        parquet = pl.read_parquet(pub.folder / f"{published.name}.parquet")
+        csv = pl.read_csv(pub.folder / f"{published.name}.csv", infer_schema=False)
+        assert parquet.height > 0, published.name
+        assert csv.columns == parquet.columns, published.name
+        as_text = parquet.with_columns(
+            pl.col(c).list.join(LIST_SEPARATOR) if dtype == pl.List(pl.Utf8) else pl.col(c)
+            for c, dtype in parquet.schema.items()
+        ).with_columns(pl.col(c).cast(pl.Utf8) for c in parquet.columns if c != "score")
+        assert csv.drop("score", strict=False).equals(as_text.drop("score", strict=False)), (
+            published.name
+        )
+        if "score" in parquet.columns:
+            assert csv["score"].cast(pl.Float64).equals(parquet["score"]), published.name
+        assert pub.manifest["files"][f"{published.name}.csv"]["rows"] == parquet.height
+
+
+def test_manifest_defines_every_column_and_carries_tonights_accounting(listed, tmp_path):
+    accounting = {"run_id": "run-1", "rows_read": 10, "rows_loaded": 9, "rows_quarantined": 1}
+    pub = _publish(listed, tmp_path, accounting=accounting)
+    manifest = json.loads((pub.folder / "manifest.json").read_text())
+    assert manifest["accounting"] == accounting
+    for published in PUBLISHED_FILES:
+        table = manifest["tables"][published.name]
+        names = [c["name"] for c in table["columns"]]
+        described = listed.execute(f"select column_name from (describe {published.table})")
+        assert names == [c for (c,) in described.fetchall()], published.name
+        assert names == list(published.columns), f"{published.name}: definitions out of order"
+        assert all(c["meaning"] and c["type"] for c in table["columns"]), published.name
+        assert {f for f in table["files"]} <= set(manifest["files"])
+
+
+def test_a_column_without_a_meaning_is_not_published(listed, tmp_path):
+    listed.execute("alter table publish.pub_dropped add column note varchar")
+    with pytest.raises(ValueError, match="publish.pub_dropped: no meaning .* for note"):
+        _publish(listed, tmp_path)
+    assert not (tmp_path / "out" / "latest").exists()
+
+
+def test_readme_table_of_published_columns_is_current():
+    readme = (ROOT / "README.md").read_text()
+    assert replace_readme_table(readme) == readme, "run python -m pipelines.docs"

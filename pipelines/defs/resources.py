@@ -9,6 +9,7 @@ import dagster as dg
 
 from pipelines.defs.warehouse_resource import RunWarehouse
 from pipelines.paths import EXPECTATIONS_DIR, ROOT, SAMPLE_DIR
+from pipelines.warehouse import STORAGE_CONFIG
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -79,8 +80,10 @@ def settings_from_env(**overrides: object) -> PipelineSettings:
 
 
 def duckdb_config() -> dict[str, object]:
-    """DuckDB limits: spill to disk instead of dying on a large night."""
+    """DuckDB limits (spill to disk instead of dying on a large night), and the storage
+    version the analysts' CLI reads."""
     return {
+        **STORAGE_CONFIG,
         "memory_limit": os.environ.get("ECM_DUCKDB_MEMORY_LIMIT", "6GB"),
         "threads": int(os.environ.get("ECM_DUCKDB_THREADS", len(os.sched_getaffinity(0)))),
     }

@@ -7,21 +7,25 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.contract import kind_of
+from pipelines.contract import ignore_rule_of
 from pipelines.defs.jobs import nightly_job
 from pipelines.defs.partitions import previous_day
 from pipelines.defs.resources import PipelineSettings
 
 
 def landing_snapshot(landing: Path) -> dict[str, list[int]]:
-    """Name -> [size, mtime_ns] of the landing files (only names of a known kind)."""
+    """Name -> [size, mtime_ns] of every landing entry the night accounts for: any name, kind
+    or not, file or not (a folder, a dangling link: the run records them as rejected). Only
+    entries a documented rule ignores (hidden files, README, ...) are left out."""
     if not landing.is_dir():
         return {}
-    return {
-        p.name: [p.stat().st_size, p.stat().st_mtime_ns]
-        for p in sorted(landing.iterdir())
-        if p.is_file() and kind_of(p.name) is not None
-    }
+    snapshot = {}
+    for p in sorted(landing.iterdir()):
+        if ignore_rule_of(p.name) is not None:
+            continue
+        st = p.lstat()
+        snapshot[p.name] = [st.st_size, st.st_mtime_ns]
+    return snapshot
 
 
 def fingerprint(snapshot: dict[str, list[int]]) -> str:

@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
+
+from pipelines.warehouse import connect
 
 
 class WarehouseBusyError(RuntimeError):
@@ -80,7 +81,7 @@ class RunWarehouse(DuckDBResource):
     @staticmethod
     def _restrict(database: Path) -> None:
         if not database.exists():
-            with duckdb.connect(str(database)):
+            with connect(database):
                 pass  # create it now, so its permissions are set before any row is written
         os.chmod(database, 0o640)
 

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipelines.contract import FileKind, kind_of
+from pipelines.contract import (
+    FILE_KINDS,
+    UNSUPPORTED_COMPRESSION,
+    FileKind,
+    ignore_rule_of,
+    kind_of,
+)
 
 FileFormat = Literal["csv", "csv.gz", "parquet"]
 
@@ -47,18 +53,76 @@ def format_of(file_name: str) -> FileFormat | None:
     return None
 
 
-def discover(landing_dir: Path) -> tuple[list[LandingFile], list[str]]:
-    """Landing files to load (sorted by name) and the names of everything else at top level."""
+@dataclass(frozen=True)
+class RefusedEntry:
+    """A landing entry that is not loaded tonight: ignored by a documented rule, or rejected
+    before any of it is read (reason: a short stable code; message: a sentence)."""
+
+    name: str
+    state: Literal["ignored", "rejected"]
+    reason: str
+    message: str
+    kind: str | None = None
+
+
+def discover(landing_dir: Path) -> tuple[list[LandingFile], list[RefusedEntry]]:
+    """Landing files to load (sorted by name) and every other top-level entry with its state.
+
+    Nothing is passed over in silence: an entry is loaded, ignored by a rule of the contract
+    (pipelines.contract.IGNORE_RULES), or rejected with a reason a person understands.
+    """
     files: list[LandingFile] = []
-    ignored: list[str] = []
+    refused: list[RefusedEntry] = []
     for path in sorted(Path(landing_dir).iterdir(), key=lambda p: p.name):
-        kind = kind_of(path.name)
-        fmt = format_of(path.name)
-        if path.is_file() and kind is not None and fmt is not None:
-            files.append(LandingFile(path=path, kind=kind, file_format=fmt))
+        entry = _landing_file(path)
+        if isinstance(entry, LandingFile):
+            files.append(entry)
         else:
-            ignored.append(path.name)
-    return files, ignored
+            refused.append(entry)
+    return files, refused
+
+
+def _landing_file(path: Path) -> LandingFile | RefusedEntry:
+    name = path.name
+    rule = ignore_rule_of(name)
+    if rule is not None:
+        return RefusedEntry(name, "ignored", rule.reason, f"{name}: ignored, {rule.why}")
+    kind = kind_of(name)
+    kind_name = kind.name if kind else None
+
+    def rejected(reason: str, why: str) -> RefusedEntry:
+        return RefusedEntry(name, "rejected", reason, f"{name}: {why}", kind_name)
+
+    if path.is_symlink() and not path.exists():
+        return rejected("dangling_link", "a link to a file that does not exist")
+    if path.is_dir():
+        return rejected("not_a_file", "a folder; deliver files at the top of the landing folder")
+    if not path.is_file():
+        return rejected("not_a_file", "not a regular file")
+    if kind is None:
+        prefixes = ", ".join(sorted(FILE_KINDS))
+        return rejected(
+            "unknown_kind",
+            f"the name does not start with a landing kind ({prefixes}; any case)",
+        )
+    fmt = format_of(name)
+    if fmt is None:
+        lower = name.lower()
+        if lower.endswith(UNSUPPORTED_COMPRESSION):
+            return rejected(
+                "unsupported_compression",
+                "compressed or archived in a form the ingest does not open; deliver .csv, "
+                ".csv.gz or .parquet",
+            )
+        return rejected("unsupported_format", "not .csv, .csv.gz or .parquet")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        return rejected("no_permission", "the pipeline may not read it (file permissions)")
+    except OSError as e:
+        return rejected("unreadable", f"cannot be opened: {e.strerror or e}")
+    return LandingFile(path=path, kind=kind, file_format=fmt)
 
 
 def sha256_of(path: Path) -> str:

@@ -49,10 +49,18 @@ def already_loaded(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
     return row[0]
 
 
-def entry(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[str, str, str | None] | None:
-    """(status, kind, error) of the ledger row for these bytes, or None."""
+def entry(
+    con: duckdb.DuckDBPyConnection, sha256: str
+) -> tuple[str, str, str | None, str | None] | None:
+    """(status, kind, error, rejection reason) of the ledger row for these bytes, or None."""
     return con.execute(
-        f"select status, kind, error from {RAW_SCHEMA}.load_ledger where file_sha256 = ?",
+        f"""
+        select g.status, g.kind, g.error, (
+            select min(q.reason) from {RAW_SCHEMA}.quarantine q
+            where q.file_sha256 = g.file_sha256 and q.source_row = 0
+        )
+        from {RAW_SCHEMA}.load_ledger g where g.file_sha256 = ?
+        """,
         [sha256],
     ).fetchone()
 

@@ -93,10 +93,10 @@ def ingest_landing(
     settings = settings or IngestSettings()
     configure(con, settings)
     create_raw_schema(con)
-    files, ignored = discover(Path(landing_dir))
-    report = IngestReport(ignored=ignored)
-    for name in ignored:
-        log.info("ignored %s: not a landing file name or format", name)
+    files, refused = discover(Path(landing_dir))
+    report = IngestReport(refused=refused)
+    for e in refused:
+        (log.info if e.state == "ignored" else log.warning)("%s (%s)", e.message, e.reason)
     with tempfile.TemporaryDirectory(
         prefix="ingest_stage_", dir=settings.stage_directory
     ) as stage_dir:
@@ -106,8 +106,13 @@ def ingest_landing(
             first = ledger.already_loaded(con, sha)
             if first is not None:
                 log.info("skipped %s: same content as %s, already in the ledger", lf.name, first)
-                status, kind, error = ledger.entry(con, sha) or ("loaded", lf.kind.name, None)
-                report.skipped.append(SkippedFile(lf.name, sha, first, kind, status, error))
+                status, kind, error, reason = ledger.entry(con, sha) or (
+                    "loaded",
+                    lf.kind.name,
+                    None,
+                    None,
+                )
+                report.skipped.append(SkippedFile(lf.name, sha, first, kind, status, error, reason))
                 continue
             result = load_file(con, lf, seen, Path(stage_dir), settings.fast_path, before_commit)
             if result.status == "loaded" and settings.run_quality:
@@ -157,7 +162,13 @@ def load_file(
     except (FileRejected, duckdb.Error) as e:
         rejection = _rejection(con, lf, seen, e)
         _record_rejection(con, lf, sha, rejection.reason, str(rejection), rejection.column)
-        return FileResult(**base, status="rejected", error=str(rejection), seconds=_since(started))
+        return FileResult(
+            **base,
+            status="rejected",
+            error=str(rejection),
+            seconds=_since(started),
+            reason=rejection.reason,
+        )
     finally:
         if source is not None:
             for statement in source.cleanup:
@@ -354,7 +365,7 @@ def _load_staged(
         con.executemany(
             f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                [sha, lf.name, kind.name, r.row, r.column, r.text, r.reason, None]
+                [sha, lf.name, kind.name, r.row, r.column, r.text, r.reason, r.detail]
                 for r in source.rejected_lines
             ],
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipelines.ingest.files import RefusedEntry
+
 Status = Literal["loaded", "rejected"]
 
 
@@ -44,6 +46,7 @@ class FileResult:
     error: str | None = None
     seconds: float = 0.0
     quality: QualitySummary | None = None
+    reason: str | None = None  # the rejection's code (FileRejected.reason)
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,19 @@ class SkippedFile:
     kind: str | None = None
     status: str = "loaded"
     error: str | None = None
+    reason: str | None = None
 
 
 @dataclass
 class IngestReport:
     files: list[FileResult] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
+    # Entries not loaded: ignored by a documented rule, or rejected before being read.
+    refused: list[RefusedEntry] = field(default_factory=list)
+
+    @property
+    def ignored(self) -> list[str]:
+        return [e.name for e in self.refused if e.state == "ignored"]
 
     @property
     def rows_read(self) -> int:
@@ -90,7 +99,7 @@ class IngestReport:
         rows: list[tuple] = []
         for f in self.files:
             if f.status == "rejected":
-                state, reason = "rejected", "rejected"
+                state, reason = "rejected", f.reason or "rejected"
             else:
                 state = "loaded_with_quarantine" if f.rows_quarantined else "loaded"
                 reason = None
@@ -110,13 +119,13 @@ class IngestReport:
         for s in self.skipped:
             if s.status == "rejected":
                 message = f"{s.name}: still rejected (same bytes as {s.first_loaded_as}): {s.error}"
-                rows.append((s.name, s.sha256, s.kind, "rejected", "rejected", message, 0, 0, 0))
+                reason = s.reason or "rejected"
+                rows.append((s.name, s.sha256, s.kind, "rejected", reason, message, 0, 0, 0))
             else:
                 message = f"{s.name}: same bytes as {s.first_loaded_as}, already loaded"
                 rows.append((s.name, s.sha256, s.kind, "already_loaded", None, message, 0, 0, 0))
-        for name in self.ignored:
-            message = f"{name}: not a landing file name or format"
-            rows.append((name, None, None, "ignored", "not_a_landing_file", message, 0, 0, 0))
+        for e in self.refused:
+            rows.append((e.name, None, e.kind, e.state, e.reason, e.message, 0, 0, 0))
         return rows
 
     def to_markdown(self) -> str:
@@ -132,7 +141,6 @@ class IngestReport:
             )
         for s in self.skipped:
             lines.append(f"| {s.name} | | skipped (same bytes as {s.first_loaded_as}) | | | | | |")
-        if self.ignored:
-            lines.append("")
-            lines.append("Ignored: " + ", ".join(self.ignored))
+        for e in self.refused:
+            lines.append(f"| {e.name} | {e.kind or ''} | {e.state} ({e.reason}) | | | | | |")
         return "\n".join(lines)

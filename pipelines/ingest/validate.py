@@ -74,6 +74,20 @@ def _is_native(col: Column, source_type: str) -> bool:
     return False
 
 
+def accepts_source_type(col: Column, source_type: str) -> bool:
+    """Whether a typed (Parquet) column can be read as this contract column without guessing.
+
+    Text is parsed like CSV; the contract type itself is read natively; the documented
+    conversions are: integer from a whole float, date from a midnight timestamp, decimal from
+    an integer or float, and a digit code (one that `pad_to` pads) from an integer. Anything
+    else (a date stored as int64, a member id as an integer or a struct) rejects the file.
+    """
+    t = source_type.upper()
+    if t == "VARCHAR" or _is_native(col, t):
+        return True
+    return col.dtype == "string" and col.pad_to is not None and t in _INT_TYPES
+
+
 def _stage_value(col: Column, src: SourceColumn | None) -> str:
     """Level 1: native values as they are, text trimmed with empty text made null.
 

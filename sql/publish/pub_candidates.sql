@@ -63,7 +63,8 @@ settings as (
 ),
 
 -- One row per measure of the member's age group: its count, what it counts, over which
--- period, and its threshold.
+-- period, and its threshold. A count prints without trailing zeros (4, or 4.5 when a plan
+-- counts avoidable ED visits fractionally).
 measures as (
     select
         candidates.member_id,
@@ -116,12 +117,7 @@ near_threshold as (
     select
         measures.member_id,
         string_agg(
-            -- counts are DECIMAL(18,3) (NYU fractional); whole numbers print without decimals
-            case
-                when measures.events = floor(measures.events)
-                    then cast(cast(measures.events as bigint) as varchar)
-                else regexp_replace(cast(measures.events as varchar), '0+$', '')
-            end || ' ' || measures.noun
+            printf('%g', cast(measures.events as double)) || ' ' || measures.noun
             || case when measures.events = 1 then '' else 's' end
             || ' in the ' || measures.period
             || '; the threshold '

@@ -1,0 +1,83 @@
+"""Set-up as a newcomer meets it: the DuckDB CLI `make install` puts in the venv opens the
+analysts' warehouse the run publishes, as the README's command does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from pipelines.warehouse import (
+    ANALYSTS_STORAGE_VERSION,
+    connect,
+    publish_warehouse,
+    storage_version,
+)
+from tests.conftest import Deployment
+
+CLI = Path(sys.executable).parent / "duckdb"
+
+
+def cli(database: Path, sql: str) -> str:
+    """The installed CLI, read-only and in CSV, as an analyst would run it."""
+    done = subprocess.run(
+        [str(CLI), "-readonly", "-csv", "-noheader", str(database), "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_cli_is_installed_and_predates_the_library() -> None:
+    assert CLI.exists(), f"{CLI} missing: `make install` installs duckdb-cli"
+    done = subprocess.run([str(CLI), "--version"], capture_output=True, text=True, timeout=60)
+    cli_version = done.stdout.strip()
+    assert cli_version.startswith("v1.5."), cli_version
+    assert ANALYSTS_STORAGE_VERSION == "v1.5.0"
+
+
+def test_the_cli_reads_every_table_and_view_of_the_published_warehouse(
+    sample_run: Deployment,
+) -> None:
+    with connect(sample_run.warehouse, read_only=True) as con:
+        relations = con.execute(
+            "select schema_name || '.' || table_name from duckdb_tables() where not internal"
+            " union all select schema_name || '.' || view_name from duckdb_views()"
+            " where not internal order by 1"
+        ).fetchall()
+        counts = {
+            name: con.execute(f"select count(*) from {name}").fetchall()[0][0]
+            for (name,) in relations
+        }
+    assert "marts.fct_candidates" in counts and "marts.fct_member_months" in counts
+    sql = " union all ".join(f"select '{name}', count(*) from {name}" for name in counts)
+    read = dict(line.rsplit(",", 1) for line in cli(sample_run.warehouse, sql).splitlines())
+    assert {name: int(n) for name, n in read.items()} == counts
+    with connect(sample_run.warehouse, read_only=True) as con:
+        assert storage_version(con) == f"{ANALYSTS_STORAGE_VERSION}+"  # copied, not rewritten
+    assert counts["marts.fct_candidates"] > 0
+
+
+def test_a_work_file_at_a_newer_storage_version_is_published_readable(tmp_path: Path) -> None:
+    """An older release made its work warehouse at duckdb's default storage: the published
+    copy is rewritten at ANALYSTS_STORAGE_VERSION, tables, views and comments included."""
+    work = tmp_path / "ecm.work.duckdb"
+    analysts = tmp_path / "ecm.duckdb"
+    with duckdb.connect(str(work)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.t as select range as i from range(3)")
+        con.execute("create view marts.v as select i * 2 as j from marts.t")
+        con.execute("comment on column marts.t.i is 'a number'")
+        assert storage_version(con) == "v2.0.0+"
+        publish_warehouse(con, work, analysts)
+    assert cli(analysts, "select sum(j) from marts.v") == "6"
+    with connect(analysts, read_only=True) as con:
+        assert storage_version(con) == f"{ANALYSTS_STORAGE_VERSION}+"
+    assert cli(analysts, "select comment from duckdb_columns() where column_name = 'i'") == (
+        "a number"
+    )
+    assert analysts.stat().st_mode & 0o777 == 0o640
