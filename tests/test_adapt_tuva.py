@@ -376,7 +376,7 @@ def test_unparseable_csv_line_is_rejected_with_its_row(tmp_path: Path) -> None:
         "eligibility.csv",
         "2",
         "",
-        "unparseable_row",
+        "wrong_field_count",
     )
 
 

@@ -180,8 +180,8 @@ def test_row_with_wrong_number_of_fields_is_unparseable(tmp_path, landing):
     con, report = ingest(tmp_path / "w.duckdb", landing)
     rows = quarantine(con)
     assert [(r[1], r[3], r[4]) for r in rows] == [
-        (2, "C2,1,M2,institutional,111", "unparseable_row"),
-        (3, "C3,1,M3,institutional,111,0450,,2026-03-04,,J45909,1,extra", "unparseable_row"),
+        (2, "C2,1,M2,institutional,111", "wrong_field_count"),
+        (3, "C3,1,M3,institutional,111,0450,,2026-03-04,,J45909,1,extra", "wrong_field_count"),
     ]
     loaded = con.execute("select claim_id, _source_row from raw.medical_claims order by 2")
     assert loaded.fetchall() == [("C1", 1), ("C4", 4)]

@@ -224,3 +224,69 @@ def test_a_rejected_entry_blocks_the_night_until_it_is_removed(tmp_path, landing
     assert _night(con, "night-2") == [
         ("medical_claims_1.csv", "medical_claims", "already_loaded", None)
     ]
+
+
+def _rows_of(con) -> list[tuple]:
+    return con.execute(
+        "select claim_id, _source_row from raw.medical_claims order by _source_row"
+    ).fetchall()
+
+
+def test_an_unterminated_quote_is_quarantined_alone_and_the_rest_loads(tmp_path, landing):
+    lines = csv_bytes([claim(claim_id=f"C{i}") for i in range(1, 11)]).decode().splitlines()
+    lines[3] = lines[3].replace("C3,", '"C3,', 1)  # data row 3 opens a quote it never closes
+    (landing / "medical_claims_q.csv").write_text("\n".join(lines) + "\n")
+    con, report = ingest(tmp_path / "w.duckdb", landing)
+    (f,) = report.files
+    assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (10, 9, 1)
+    assert [r[1] for r in _rows_of(con)] == [1, 2, 4, 5, 6, 7, 8, 9, 10]
+    assert con.execute(
+        "select source_row, reason, original_value, row_json from raw.quarantine"
+    ).fetchall() == [
+        (3, "unterminated_quote", lines[3], '{"line": 4, "fields": null, "expected": 11}')
+    ]
+    assert reconcile(con) == []
+
+
+def test_a_record_with_the_wrong_field_count_is_quarantined_with_its_line(tmp_path, landing):
+    lines = csv_bytes([claim(claim_id=f"C{i}") for i in range(1, 6)]).decode().splitlines()
+    lines[2] += ",extra"
+    lines.insert(4, "")  # a blank line is not a record
+    lines[5] = lines[5].replace("C4,", '"C4\nwith a line break",', 1)  # a legal quoted break
+    (landing / "medical_claims_f.csv").write_text("\n".join(lines) + "\n")
+    con, report = ingest(tmp_path / "w.duckdb", landing)
+    (f,) = report.files
+    assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (5, 4, 1)
+    assert [r for r in _rows_of(con)] == [
+        ("C1", 1),
+        ("C3", 3),
+        ("C4\nwith a line break", 4),
+        ("C5", 5),
+    ]
+    (q,) = con.execute("select source_row, reason, row_json from raw.quarantine").fetchall()
+    assert q[:2] == (2, "wrong_field_count")
+    assert reconcile(con) == []
+
+
+def test_malformed_records_and_parser_rejects_together_keep_their_rows(tmp_path, landing):
+    lines = csv_bytes([claim(claim_id=f"C{i}") for i in range(1, 9)]).decode().splitlines()
+    lines[2] = lines[2].replace("C2,", '"C2,', 1)  # unterminated: row 2
+    lines[5] = lines[5] + ",x"  # wrong field count: row 5
+    body = ("\n".join(lines) + "\n").encode().replace(b"C7,", b"C7\xff,", 1)  # bad byte: row 7
+    (landing / "medical_claims_m.csv").write_bytes(body)
+    con, report = ingest(tmp_path / "w.duckdb", landing)
+    (f,) = report.files
+    assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (8, 5, 3)
+    assert [r[1] for r in _rows_of(con)] == [1, 3, 4, 6, 8]
+    assert con.execute(
+        "select source_row, reason from raw.quarantine order by source_row"
+    ).fetchall() == [(2, "unterminated_quote"), (5, "wrong_field_count"), (7, "bad_encoding")]
+    assert reconcile(con) == []
+
+
+def test_parquet_rows_are_counted_from_the_footer(tmp_path, landing):
+    from pipelines.ingest.records import parquet_rows
+
+    table = pa.table({k: pa.array([v] * 7) for k, v in claim().items()})
+    path = write_parquet(landing / "medical_claims_p.parquet", table)
+    assert parquet_rows(path) == 7

@@ -118,6 +118,19 @@ def tier_change_gate(
     return gate_check_result(results)
 
 
+def _checks_of_this_run(context: dg.AssetExecutionContext) -> list[tuple[str, bool]]:
+    """The asset checks this run evaluated so far (name, passed), for the report. The
+    blocking ones passed, or publication would not run."""
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    results = {}
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        results[evaluation.check_name] = evaluation.passed
+    return sorted(results.items())
+
+
 @dg.asset(
     group_name="publish",
     kinds={"parquet"},
@@ -137,20 +150,14 @@ def publication(
         versions = dict(
             con.execute("select code_list, version from ref.code_list_versions").fetchall()
         )
-        ledger = con.execute(
-            "select count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0)"
-            " from raw.load_ledger"
-        ).fetchall()[0]
+        landing_run_id = tonight_run_id(con, context)
         report = render_report(
             con,
             as_of=as_of,
             run_id=run_id,
-            summary={
-                "files loaded (all nights)": ledger[0],
-                "rows loaded": f"{ledger[1]:,}",
-                "rows quarantined": f"{ledger[2]:,}",
-                "rules version": rules.version,
-            },
+            rules=rules,
+            checks=_checks_of_this_run(context),
+            landing_run_id=landing_run_id,
         )
         pub = write_publication(
             con,
@@ -160,7 +167,7 @@ def publication(
             rules=rules,
             code_list_versions=versions,
             report_html=report,
-            accounting=night_accounting(con, tonight_run_id(con, context)),
+            accounting=night_accounting(con, landing_run_id),
         )
         failpoint("publish.before_history")
         record_history(con, as_of, run_id)

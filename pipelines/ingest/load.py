@@ -365,7 +365,7 @@ def _load_staged(
         con.executemany(
             f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                [sha, lf.name, kind.name, r.row, r.column, r.text, r.reason, None]
+                [sha, lf.name, kind.name, r.row, r.column, r.text, r.reason, r.detail]
                 for r in source.rejected_lines
             ],
         )

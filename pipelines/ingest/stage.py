@@ -12,11 +12,13 @@ Lines DuckDB cannot parse (wrong number of fields, bytes that are not UTF-8) are
 from __future__ import annotations
 
 import itertools
+import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.contract import DUCKDB_TYPES, FileKind
 from pipelines.ingest.files import (
@@ -25,6 +27,7 @@ from pipelines.ingest.files import (
     original_line,
     read_csv_header,
 )
+from pipelines.ingest.records import RecordScan, parquet_rows, scan_csv
 from pipelines.ingest.report import FileRejected
 from pipelines.ingest.validate import SourceColumn, accepts_source_type, ident, literal
 
@@ -39,6 +42,7 @@ class RejectedLine:
     reason: str
     column: str | None
     text: str
+    detail: str | None = None  # JSON: the line number and field counts of a malformed record
 
 
 @dataclass
@@ -88,8 +92,9 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, lf: LandingFile) -> StagedSou
     path = literal(str(lf.path))
     try:
         described = con.execute(f"describe select * from read_parquet({path})").fetchall()
-        rows = con.execute(f"select count(*) from read_parquet({path})").fetchone()[0]
-    except duckdb.Error as e:
+        # The footer's count, read by pyarrow: the load is checked against it, not itself.
+        rows = parquet_rows(lf.path)
+    except (duckdb.Error, OSError, pa.ArrowException) as e:
         raise FileRejected(
             "unreadable_file", f"{lf.name}: not a readable Parquet file: {e}"
         ) from None
@@ -136,11 +141,81 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path)
     columns, extras = _match_columns(lf, lf.kind, sources)
 
     n = next(_counter)
+    scan = _scan(lf)
+    source_path = lf.path
+    cleaned = stage_dir / f"clean_{n}.csv"
+
+    def copy_without_malformed() -> Path:
+        """The parser reads a copy without the malformed records (and with LF line ends), so
+        one bad quote cannot swallow the records after it; rows keep their numbers."""
+        with open(cleaned, "wb") as out:
+            scan_csv(lf.path, lf.file_format, lambda _row, text: out.write(text + b"\n"))
+        return cleaned
+
+    if scan.malformed or scan.mixed_line_ends:
+        source_path = copy_without_malformed()
+    try:
+        try:
+            staged, rows, rejected = _parse_csv(con, lf, source_path, sources, scan, n, stage_dir)
+        except FileRejected as e:
+            if source_path == cleaned or e.reason != "unreadable_file":
+                raise
+            # The reader gave up on the file as a whole: the copy it reads instead holds only
+            # records the scan could split, in one line-end convention.
+            source_path = copy_without_malformed()
+            staged, rows, rejected = _parse_csv(con, lf, source_path, sources, scan, n, stage_dir)
+    finally:
+        cleaned.unlink(missing_ok=True)
+    if rows + len(rejected) != scan.records:
+        raise FileRejected(
+            "unreadable_file",
+            f"{lf.name}: the CSV reader returned {rows + len(rejected):,} records where a "
+            f"count of the file's lines finds {scan.records:,}; nothing of it was kept",
+        )
+    sql = _renumbered(literal(str(staged)), [r.row for r in rejected], n, con)
+    return StagedSource(
+        sql=sql,
+        rows=scan.records,
+        columns=columns,
+        extras=extras,
+        header_order=sources,
+        rejected_lines=rejected,
+        cleanup=[f"drop table if exists ingest_offsets_{n}"],
+        staged_file=staged,
+    )
+
+
+def _scan(lf: LandingFile) -> RecordScan:
+    """The independent record count (records.py); a damaged gzip stream rejects the file."""
+    try:
+        return scan_csv(lf.path, lf.file_format)
+    except (OSError, EOFError, zlib.error) as e:
+        if lf.file_format == "csv.gz":
+            raise FileRejected(
+                "corrupt_compression",
+                f"{lf.name}: the gzip stream is damaged (truncated or corrupt); nothing of it "
+                f"was kept, deliver it again: {e}",
+            ) from None
+        raise FileRejected("unreadable_file", f"{lf.name}: cannot be read: {e}") from None
+
+
+def _parse_csv(
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    source_path: Path,
+    sources: list[SourceColumn],
+    scan: RecordScan,
+    n: int,
+    stage_dir: Path,
+) -> tuple[Path, int, list[RejectedLine]]:
+    """DuckDB's parse of `source_path` (the file, or its copy without malformed records) into
+    a staged Parquet file: (staged file, rows parsed, every record not parsed, numbered by its
+    data row in the landed file)."""
     staged = stage_dir / f"stage_{n}.parquet"
     rejects, scans = f"ingest_rejects_{n}", f"ingest_reject_scans_{n}"
     spec = "{" + ", ".join(f"{literal(s.ident)}: 'VARCHAR'" for s in sources) + "}"
     read = (
-        f"read_csv({literal(str(lf.path))}, columns = {spec}, header = true, "
+        f"read_csv({literal(str(source_path))}, columns = {spec}, header = true, "
         "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
         "null_padding = false, encoding = 'utf-8', compression = 'auto', "
         f"store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{scans}')"
@@ -155,6 +230,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path)
             select line - 1 as row,
                    min(line_byte_position) as at,
                    bool_or(error_type = 'INVALID ENCODING') as encoding,
+                   bool_or(error_type in ('TOO MANY COLUMNS', 'TOO FEW COLUMNS')) as count,
                    min(column_name) as column_name,
                    min(csv_line) as csv_line
             from {rejects}
@@ -178,27 +254,45 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, lf: LandingFile, stage_dir: Path)
         con.execute(f"drop table if exists {scans}")
 
     header_of = {s.ident: s.header for s in sources}
-    blanks = blank_records_before(lf, [row + 1 for row, *_ in bad]) if bad else {}
+    malformed_rows = sorted(m.row for m in scan.malformed)
+    if source_path != lf.path:
+        blanks: dict[int, int] = {}  # the copy has no blank lines
+        fmt = "csv"
+    else:
+        blanks = blank_records_before(lf, [row + 1 for row, *_ in bad]) if bad else {}
+        fmt = lf.file_format
     rejected = [
         RejectedLine(
-            row=row - blanks.get(row + 1, 0),
-            reason="bad_encoding" if encoding else "unparseable_row",
+            row=_landed_row(row - blanks.get(row + 1, 0), malformed_rows),
+            reason="bad_encoding"
+            if encoding
+            else ("wrong_field_count" if count else "unparseable_row"),
             column=header_of.get(column_name, column_name),
-            text=original_line(lf.path, lf.file_format, at, csv_line) if encoding else csv_line,
+            text=original_line(source_path, fmt, at, csv_line) if encoding else csv_line,
         )
-        for row, at, encoding, column_name, csv_line in bad
+        for row, at, encoding, count, column_name, csv_line in bad
     ]
-    sql = _renumbered(literal(str(staged)), [r.row for r in rejected], n, con)
-    return StagedSource(
-        sql=sql,
-        rows=rows + len(rejected),
-        columns=columns,
-        extras=extras,
-        header_order=sources,
-        rejected_lines=rejected,
-        cleanup=[f"drop table if exists ingest_offsets_{n}"],
-        staged_file=staged,
-    )
+    rejected += [
+        RejectedLine(
+            row=m.row,
+            reason=m.reason,
+            column=None,
+            text=m.text.decode("utf-8", errors="backslashreplace"),
+            detail=json.dumps({"line": m.line, "fields": m.fields, "expected": len(sources)}),
+        )
+        for m in scan.malformed
+    ]
+    return staged, rows, sorted(rejected, key=lambda r: r.row)
+
+
+def _landed_row(row: int, malformed_rows: list[int]) -> int:
+    """The landed file's data row of the copy's `row` (the copy lacks the malformed rows)."""
+    for m in malformed_rows:
+        if m <= row:
+            row += 1
+        else:
+            break
+    return row
 
 
 _OTHER_DELIMITERS = {"|": "a pipe (|)", "\t": "a tab", ";": "a semicolon (;)"}
