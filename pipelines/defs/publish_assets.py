@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.accounting import night_accounting
 from pipelines.config import load_gates, load_rules
 from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
-from pipelines.defs.partitions import as_of_partitions
+from pipelines.defs.partitions import as_of_partitions, partitioned_check
 from pipelines.defs.resources import PipelineSettings
 from pipelines.faults import failpoint
 from pipelines.gates import TierOverride, record_gates
@@ -68,7 +68,7 @@ def _validation_dir(settings: PipelineSettings, context: dg.AssetCheckExecutionC
     return settings.output / "validation" / context.partition_key / context.run.run_id
 
 
-@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+@partitioned_check(asset=publication_tables, blocking=True)
 def candidates_suite(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
@@ -89,7 +89,7 @@ def candidates_suite(
     )
 
 
-@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+@partitioned_check(asset=publication_tables, blocking=True)
 def every_flag_has_evidence(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """Every listed member has evidence, and each member's counted events in the evidence
     equal the counts on the list (the evidence is the count, itemized)."""
@@ -104,7 +104,7 @@ def every_flag_has_evidence(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+@partitioned_check(asset=publication_tables, blocking=True)
 def tier_change_gate(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
@@ -116,6 +116,19 @@ def tier_change_gate(
         results = tier_change_gate_of(con, _as_of(context), load_gates(), override)
         record_gates(con, _as_of(context), tonight_run_id(con, context), results)
     return gate_check_result(results)
+
+
+def _checks_of_this_run(context: dg.AssetExecutionContext) -> list[tuple[str, bool]]:
+    """The asset checks this run evaluated so far (name, passed), for the report. The
+    blocking ones passed, or publication would not run."""
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    results = {}
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        results[evaluation.check_name] = evaluation.passed
+    return sorted(results.items())
 
 
 @dg.asset(
@@ -137,20 +150,14 @@ def publication(
         versions = dict(
             con.execute("select code_list, version from ref.code_list_versions").fetchall()
         )
-        ledger = con.execute(
-            "select count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0)"
-            " from raw.load_ledger"
-        ).fetchall()[0]
+        landing_run_id = tonight_run_id(con, context)
         report = render_report(
             con,
             as_of=as_of,
             run_id=run_id,
-            summary={
-                "files loaded (all nights)": ledger[0],
-                "rows loaded": f"{ledger[1]:,}",
-                "rows quarantined": f"{ledger[2]:,}",
-                "rules version": rules.version,
-            },
+            rules=rules,
+            checks=_checks_of_this_run(context),
+            landing_run_id=landing_run_id,
         )
         pub = write_publication(
             con,
@@ -160,7 +167,7 @@ def publication(
             rules=rules,
             code_list_versions=versions,
             report_html=report,
-            accounting=night_accounting(con, tonight_run_id(con, context)),
+            accounting=night_accounting(con, landing_run_id),
         )
         failpoint("publish.before_history")
         record_history(con, as_of, run_id)
