@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import duckdb
 
+from pipelines.paths import ROOT
 from pipelines.warehouse import (
     ANALYSTS_STORAGE_VERSION,
     connect,
@@ -81,3 +83,52 @@ def test_a_work_file_at_a_newer_storage_version_is_published_readable(tmp_path: 
         "a number"
     )
     assert analysts.stat().st_mode & 0o777 == 0o640
+
+
+ENSURE_VENV = ROOT / "scripts" / "ensure_venv.sh"
+BASE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def ensure_venv(python: Path | str, venv: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ENSURE_VENV), str(python), str(venv)], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_python_too_old_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    old = tmp_path / "python3.10"  # answers like Python 3.10 would
+    old.write_text('#!/bin/sh\ncase "$2" in *"sys.exit"*) exit 1;; *) echo 3.10;; esac\n')
+    old.chmod(0o755)
+    done = ensure_venv(old, tmp_path / "venv")
+    assert done.returncode == 2
+    assert "Python 3.10" in done.stderr and "needs 3.11 or newer" in done.stderr
+    assert "PYTHON=python3.11" in done.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+def test_a_broken_venv_is_made_again_and_a_working_one_kept(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("#!/bin/sh\nexit 1\n")  # a half-made environment
+    (venv / "bin" / "python").chmod(0o755)
+    done = ensure_venv(BASE_PYTHON, venv)
+    assert done.returncode == 0, done.stderr
+    assert "not a working Python" in done.stderr
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sys; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert version == str(tuple(sys.version_info[:2]))
+    (venv / "marker").write_text("kept")
+    again = ensure_venv(BASE_PYTHON, venv)
+    assert again.returncode == 0 and again.stderr == ""
+    assert (venv / "marker").read_text() == "kept"
+
+
+def test_the_makefile_uses_it_and_the_project_accepts_newer_pythons() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "scripts/ensure_venv.sh $(PYTHON) $(VENV)" in makefile
+    assert "config/dagster.yaml" in makefile and "dg dev" in makefile
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == ">=3.11"

@@ -16,7 +16,8 @@
 -- * Planned (CMS PRA v4.0 structure): principal diagnosis in ref.always_planned_diagnoses, or
 --   principal procedure in ref.always_planned_procedures, or admission type 3 (elective, the
 --   UB-04 code) with a principal procedure in ref.potentially_planned_procedures and a
---   principal diagnosis not in ref.acute_diagnoses. Every other stay is unplanned.
+--   known principal diagnosis not in ref.acute_diagnoses. Every other stay is unplanned (a
+--   stay without any principal diagnosis too: nothing shows it was planned).
 -- * Counted: unplanned hospital stays and unplanned short-term SNF stays.
 with
 
@@ -150,6 +151,7 @@ classified as (
                 principal_procedure_code in (select code from potentially_planned_procedures),
                 false
             )
+            and principal_diagnosis_code is not null
             and not coalesce(principal_diagnosis_code in (select code from acute_diagnoses), false)
         ) as is_planned,
         case
