@@ -41,7 +41,8 @@ def two_nights(tmp_path_factory):
     build_models(con, NIGHT_2, load_rules())
     build_publication_tables(con, NIGHT_2)
     con.execute(
-        "insert into raw.night_files values "
+        "insert into raw.night_files (as_of, run_id, entry_name, file_sha256, kind, state, "
+        "reason, message, rows_read, rows_loaded, rows_quarantined, recorded_at) values "
         "(?, 'land-2', 'medical_claims_0815.csv', 'abc', 'medical_claims', "
         "'loaded_with_quarantine', null, null, 10, 9, 1, now()::timestamp), "
         "(?, 'land-2', 'notes.txt', null, null, 'ignored', 'not_a_landing_file', "
