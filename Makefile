@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:  `make run`  and  `make test`.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 AS_OF  ?= 2026-11-21
@@ -10,9 +10,10 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 .PHONY: run test install install-test lint sample dev clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+# A failed set-up is retried by running make again: ensure_venv.sh makes the venv again when
+# an earlier attempt left it broken or made it with another Python.
+$(VENV)/.installed: pyproject.toml scripts/ensure_venv.sh
+	scripts/ensure_venv.sh $(PYTHON) $(VENV)
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
@@ -23,9 +24,9 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp config/dagster.yaml $@
 
 ## Run the nightly job on the shipped sample: warehouse, publication and report under out/.
 run: install $(DAGSTER_HOME)/dagster.yaml
@@ -39,7 +40,7 @@ test: install-test
 
 ## The Dagster UI with the graph, checks, schedule and sensor.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/dg dev
 
 ## Regenerate data/sample/ (deterministic).
 sample: install

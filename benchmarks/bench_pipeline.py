@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 AS_OF, SEED, MONTHS = "2026-11-21", 20261121, 24
 GIB = 1024**3
+ROW_COUNT = "dagster/row_count"  # the standard metadata each model materialization carries
 # Issue 5's goals, reported against (not asserted): 1M members from Parquet.
 GOAL_MEMBERS, GOAL_TOTAL_S, GOAL_RSS_GIB, GOAL_CHECKS_SHARE, GOAL_SCALING = (
     1_000_000,
@@ -133,7 +134,9 @@ def child_main(spec_path: str) -> int:
                     "model": mat.asset_key.to_user_string(),
                     "step": event.step_key,
                     "seconds": float(mat.metadata["seconds"].value),
-                    "rows": int(mat.metadata["rows"].value) if "rows" in mat.metadata else None,
+                    "rows": (
+                        int(mat.metadata[ROW_COUNT].value) if ROW_COUNT in mat.metadata else None
+                    ),
                 }
             )
 

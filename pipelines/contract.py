@@ -7,6 +7,7 @@ all read, so a column added here is added everywhere.
 from __future__ import annotations
 
 import fnmatch
+import string
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,6 +38,37 @@ class Column:
     allowed: tuple[str, ...] | None = None
     default_from: str | None = None
     notes: str = ""
+    # An identifier: a control character (NUL, tab, line break, ...) inside it quarantines
+    # the row (control_character); ids are joined on, an invisible byte would split a member.
+    identifier: bool = False
+    # Normalized before the checks: "icd" strips dots and spaces and upper-cases;
+    # "bill_type" upper-cases and drops the optional leading 0 of a 4-character bill type.
+    normalize: Literal["icd", "bill_type"] | None = None
+    # A regular expression the (normalized) value must match in full (bad_format).
+    pattern: str | None = None
+    # Dates that mean "no end" (read as empty: open), e.g. 9999-12-31.
+    open_end: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule across a row's columns, checked at ingest on every row.
+
+    `condition` is SQL over the row's typed values, each column named in braces; true means
+    the row breaks the rule. A "quarantine" rule sends the row to raw.quarantine naming
+    `column` and `reason`; a "warn" rule keeps the row and records it in raw.row_warnings
+    (a documented data-quality figure). A rule whose columns a file lacks is not checked.
+    """
+
+    reason: str
+    column: str
+    condition: str
+    action: Literal["quarantine", "warn"]
+    description: str
+
+    @property
+    def columns(self) -> list[str]:
+        return [name for _, name, _, _ in string.Formatter().parse(self.condition) if name]
 
 
 @dataclass(frozen=True)
@@ -47,6 +79,7 @@ class FileKind:
     key: tuple[str, ...] = ()
     optional: bool = False
     description: str = ""
+    rules: tuple[RowRule, ...] = ()
     by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -57,23 +90,54 @@ class FileKind:
         return [c.name for c in self.columns if c.required]
 
 
+# End dates that mean "no end": read as empty (open) wherever a column allows them.
+OPEN_END_DATES = ("9999-12-31", "9999-12-30", "2999-12-31", "2099-12-31")
+
 _DIAGNOSES = tuple(
-    Column(f"diagnosis_code_{i}", "string", notes="ICD-10-CM without the dot") for i in range(2, 13)
+    Column(f"diagnosis_code_{i}", "string", normalize="icd", notes="ICD-10-CM")
+    for i in range(2, 13)
 )
 # Secondary procedures: the CMS Planned Readmission Algorithm looks at every procedure.
 _PROCEDURES = tuple(
-    Column(f"procedure_code_{i}", "string", notes="ICD-10-PCS without the dot")
+    Column(f"procedure_code_{i}", "string", normalize="icd", notes="ICD-10-PCS")
     for i in range(2, 26)
 )
+_ICD_NOTE = "dots and spaces removed, upper-cased (`j45.909` is `J45909`)"
 
 MEDICAL_CLAIMS = FileKind(
     name="medical_claims",
     description="One row per claim line, institutional and professional.",
     key=("claim_id", "claim_line_number"),
+    rules=(
+        RowRule(
+            "to_before_from",
+            "service_to_date",
+            "{service_to_date} < {service_from_date}",
+            "quarantine",
+            "service_to_date before service_from_date",
+        ),
+        RowRule(
+            "discharge_before_admission",
+            "discharge_date",
+            "{discharge_date} < {admission_date}",
+            "quarantine",
+            "discharge_date before admission_date",
+        ),
+        RowRule(
+            "missing_principal_diagnosis",
+            "principal_diagnosis_code",
+            "{principal_diagnosis_code} is null",
+            "warn",
+            "no principal diagnosis: the claim's from another of its lines; a claim with none "
+            "still makes its ED visit (not avoidable) or stay (unplanned)",
+        ),
+    ),
     columns=(
-        Column("claim_id", "string", required=True, notes="unique per claim version"),
+        Column(
+            "claim_id", "string", required=True, identifier=True, notes="unique per claim version"
+        ),
         Column("claim_line_number", "integer", required=True),
-        Column("member_id", "string", required=True),
+        Column("member_id", "string", required=True, identifier=True),
         Column("claim_type", "string", required=True, allowed=("institutional", "professional")),
         Column(
             "claim_frequency_code",
@@ -81,13 +145,20 @@ MEDICAL_CLAIMS = FileKind(
             allowed=("1", "7", "8"),
             notes="1 original (default), 7 replacement, 8 void",
         ),
-        Column("original_claim_id", "string", notes="for 7 and 8: the claim replaced or voided"),
+        Column(
+            "original_claim_id",
+            "string",
+            identifier=True,
+            notes="for 7 and 8: the claim replaced or voided",
+        ),
         Column(
             "bill_type",
             "string",
             required_when=("claim_type", "institutional"),
-            length=3,
-            digits_only=True,
+            normalize="bill_type",
+            pattern="[0-9]{2}[0-9A-Z]",
+            notes="UB-04: facility type, classification, frequency (a digit or a letter, "
+            "`13I`); a leading 0 (`0111`) is dropped",
         ),
         Column("revenue_code", "string", length=4, pad_to=4, digits_only=True),
         Column(
@@ -110,9 +181,14 @@ MEDICAL_CLAIMS = FileKind(
             notes="UB-04: 1 emergency, 2 urgent, 3 elective, 4 newborn, 5 trauma, 9 unknown",
         ),
         Column("discharge_status_code", "string", length=2, pad_to=2, digits_only=True),
-        Column("principal_diagnosis_code", "string", required=True),
+        Column(
+            "principal_diagnosis_code",
+            "string",
+            normalize="icd",
+            notes="ICD-10-CM; " + _ICD_NOTE + "; empty: a warning, the row loads",
+        ),
         *_DIAGNOSES,
-        Column("principal_procedure_code", "string", notes="ICD-10-PCS"),
+        Column("principal_procedure_code", "string", normalize="icd", notes="ICD-10-PCS"),
         *_PROCEDURES,
         Column("facility_npi", "string", length=10, digits_only=True),
         Column("rendering_npi", "string", length=10, digits_only=True),
@@ -125,10 +201,45 @@ ELIGIBILITY = FileKind(
     name="eligibility",
     description="One row per enrollment span.",
     key=("member_id", "enrollment_start_date"),
+    rules=(
+        RowRule(
+            "end_before_start",
+            "enrollment_end_date",
+            "{enrollment_end_date} < {enrollment_start_date}",
+            "quarantine",
+            "enrollment_end_date before enrollment_start_date",
+        ),
+        RowRule(
+            "death_before_birth",
+            "death_date",
+            "{death_date} < {birth_date}",
+            "quarantine",
+            "death_date before birth_date",
+        ),
+        RowRule(
+            "born_after_enrollment_end",
+            "birth_date",
+            "{birth_date} > {enrollment_end_date}",
+            "quarantine",
+            "birth_date after the span ended",
+        ),
+        RowRule(
+            "born_after_enrollment_start",
+            "birth_date",
+            "{birth_date} > {enrollment_start_date}",
+            "warn",
+            "birth_date after the span started (a newborn enrolled from the month of birth)",
+        ),
+    ),
     columns=(
-        Column("member_id", "string", required=True),
+        Column("member_id", "string", required=True, identifier=True),
         Column("enrollment_start_date", "date", required=True),
-        Column("enrollment_end_date", "date", notes="empty: still enrolled"),
+        Column(
+            "enrollment_end_date",
+            "date",
+            open_end=OPEN_END_DATES,
+            notes="empty: still enrolled",
+        ),
         Column("birth_date", "date", required=True),
         Column("sex", "string", allowed=("F", "M", "U")),
         Column("county", "string"),
@@ -151,7 +262,7 @@ CARE_MANAGEMENT_STATUS = FileKind(
     key=("member_id", "status_date"),
     optional=True,
     columns=(
-        Column("member_id", "string", required=True),
+        Column("member_id", "string", required=True, identifier=True),
         Column("status", "string", required=True, allowed=("declined", "unreachable")),
         Column("status_date", "date", required=True),
     ),

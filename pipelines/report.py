@@ -25,6 +25,7 @@ from pipelines.report_text import (
     CRITERION_NAMES,
     FILE_STATES,
     GATE_NAMES,
+    TIER_MEANINGS,
     definitions,
     human,
 )
@@ -88,9 +89,10 @@ def _previous_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dt.date |
 def _changes(con: duckdb.DuckDBPyConnection, previous: dt.date | None) -> str:
     rows = _rows(con, "tier_changes")
     cards = "".join(
-        f'<div class="card"><div class="tier">{tier}</div><div class="big">{tonight:,}</div>'
-        f'<div class="delta">{_signed(tonight - before) if previous else "first list"}</div>'
-        "</div>"
+        f'<div class="card"><div class="tier">{tier}: {TIER_MEANINGS[tier]}</div>'
+        f'<div class="big">{tonight:,}</div><div class="delta">'
+        f"{f'{_signed(tonight - before)} since {previous}' if previous else 'first list'}"
+        "</div></div>"
         for tier, tonight, before, *_ in rows
     )
     if previous is None:
@@ -134,20 +136,31 @@ def _movement(rows: list[tuple[str, str, int]]) -> str:
 
 
 def _trend(con: duckdb.DuckDBPyConnection) -> str:
+    """One small chart per tier, each on its own scale from 0: High's 100 members would be a
+    flat line on Low's scale of thousands, and a night that loses 6 High members must show."""
     rows = _rows(con, "tier_trend")
     nights = sorted({as_of for as_of, _, _ in rows})
     counts = {(as_of, tier): n for as_of, tier, n in rows}
-    series = {tier: [counts.get((night, tier), 0) for night in nights] for tier in TIERS}
+    labels = [str(n) for n in nights]
+    charts = "".join(
+        "<div>"
+        + line_chart(
+            tier,
+            labels,
+            {tier: [counts.get((night, tier), 0) for night in nights]},
+            width=540,
+            height=230,
+        )
+        + "</div>"
+        for tier in TIERS
+    )
     note = (
         "<p>One published night so far: the lines start with the next one.</p>"
         if len(nights) == 1
-        else f"<p>{len(nights)} published nights, {nights[0]} to {nights[-1]}.</p>"
+        else f"<p>Members per tier on each of the {len(nights)} published lists, {nights[0]} "
+        f"to {nights[-1]}; each tier on its own scale.</p>"
     )
-    return (
-        "<h2>Trend by tier</h2>"
-        + line_chart("Members per tier on each published list", [str(n) for n in nights], series)
-        + note
-    )
+    return f'<h2>Trend by tier</h2>{note}<div class="grid">{charts}</div>'
 
 
 def _by_tier(rows: list[tuple[str, str, int]], label: str, limit: int | None = None) -> str:
@@ -182,7 +195,8 @@ def _who(con: duckdb.DuckDBPyConnection) -> str:
         + bar_chart("High members by criterion met (a member may meet two)", criteria)
         + "<h3>By age group and tier</h3>"
         + _by_tier(_rows(con, "candidates_by_age_group"), "age group")
-        + f"<h3>By county and tier (the {TOP_COUNTIES} counties with most High members)</h3>"
+        + "<h3>By county and tier (most High members first; at most "
+        + f"{TOP_COUNTIES} counties, the rest added up)</h3>"
         + _by_tier(_rows(con, "candidates_by_county"), "county", TOP_COUNTIES)
     )
 
@@ -207,7 +221,13 @@ def _exclusions(con: duckdb.DuckDBPyConnection) -> str:
 
 def _rates(con: duckdb.DuckDBPyConnection) -> str:
     rows = _rows(con, "utilization_rates")
-    header = ("member-months", "ED visits", "per 1,000", "unplanned stays", "per 1,000")
+    header = (
+        "member-months",
+        "ED visits",
+        "ED visits per 1,000",
+        "unplanned stays",
+        "stays per 1,000",
+    )
     parts = [
         "<h2>Utilization per 1,000 member-months</h2>",
         "<p>ED visits and unplanned hospital or short-term SNF stays in the 12 months to the "
@@ -222,7 +242,7 @@ def _rates(con: duckdb.DuckDBPyConnection) -> str:
     return "".join(parts)
 
 
-def _freshness(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str:
+def _freshness(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> str:
     latest_service, latest_paid, days_since, lag, lines = _rows(con, "data_freshness")[0]
     return (
         "<h2>Data freshness</h2>"
@@ -233,8 +253,11 @@ def _freshness(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str:
                 ("latest service date in the claims", str(latest_service or "none")),
                 ("days from it to the as-of date", days_since),
                 ("latest paid date", str(latest_paid or "none")),
-                ("claims lag: median days from service to payment", lag),
-                ("claim lines that median is taken over", lines),
+                (
+                    "claims lag: median days from service to payment",
+                    "none" if lag is None else f"{lag:.0f} days",
+                ),
+                (f"claim lines paid in the last {months} months (the median's base)", lines),
             ],
         )
         + "<p>Claims arrive after the service: counts for the last weeks before the as-of "
@@ -261,7 +284,8 @@ def _accounting(
         ("gate", "about", "result", "figure", "limit", "what was found"),
         [
             (human(GATE_NAMES, g["gate"]), g["subject"] or "the night", bool(g["passed"]),
-             _figure(g["figure"]), _figure(g["threshold"]), g["message"])
+             _figure(g["figure"]), _figure(g["threshold"]),
+             g["message"] + (f" (this run's override: {g['override']})" if g["override"] else ""))
             for g in night["gates"]
         ],
     )  # fmt: skip
@@ -277,6 +301,12 @@ def _accounting(
         f"{night['rows_quarantined']:,}. Files by state: "
         + ", ".join(f"{n} {human(FILE_STATES, s)}" for s, n in night["files_by_state"].items() if n)
         + ".</p>"
+        + (
+            "<p>No new rows tonight: the list is built from the files loaded on earlier "
+            "nights, which are still in force.</p>"
+            if night["rows_read"] == 0 and night["files_by_state"].get("already_loaded")
+            else ""
+        )
         + files
         + "<h3>Rows quarantined tonight, by file and reason</h3>"
         + (
@@ -367,7 +397,7 @@ def render_report(
         _who(con),
         _exclusions(con),
         _rates(con),
-        _freshness(con, as_of),
+        _freshness(con, as_of, rules.windows.recent_months),
         _accounting(con, landing, checks),
         _links(),
         _definitions(rules),

@@ -83,7 +83,7 @@ def line_chart(
             f'stroke="#ddd"/><text x="{left - 6}" y="{y(value) + 4:.1f}" '
             f'text-anchor="end">{value:,.0f}</text>'
         )
-    step = max(1, math.ceil(n / 10))  # at most about ten date labels
+    step = max(1, math.ceil(n / max(1, plot_w // 90)))  # date labels 90 px apart at least
     for i in range(0, n, step):
         parts.append(
             f'<text x="{x(i):.1f}" y="{top_pad + plot_h + 18}" text-anchor="middle">'

@@ -6,6 +6,13 @@ from __future__ import annotations
 
 from pipelines.config import RuleConfig
 
+TIER_MEANINGS = {
+    "High": "refer for ECM",
+    "Moderate": "one event short",
+    "Low": "some ED or hospital use",
+    "Monitoring": "declined or unreachable",
+}
+
 GATE_NAMES = {
     "landing_not_empty": "Tonight's landing folder has files",
     "no_file_rejected": "No landing file rejected",

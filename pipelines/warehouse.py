@@ -78,6 +78,25 @@ create table if not exists {RAW_SCHEMA}.night_files (
     recorded_at timestamp not null
 )
 """
+# Rows kept with a documented data-quality warning (contract RowRule, action "warn"): the
+# row loads, the warning is counted (load_ledger.rows_warned) and listed here.
+ROW_WARNINGS_DDL = f"""
+create table if not exists {RAW_SCHEMA}.row_warnings (
+    file_sha256 varchar not null,
+    source_file varchar not null,
+    kind varchar not null,
+    source_row bigint not null,
+    column_name varchar not null,
+    reason varchar not null
+)
+"""
+
+# Columns added after the first release: added in place to a warehouse that lacks them.
+ADDED_COLUMNS = (
+    ("load_ledger", "rows_warned", "bigint default 0"),
+    ("night_files", "rows_warned", "bigint default 0"),
+)
+
 NIGHT_FILE_STATES = ("loaded", "loaded_with_quarantine", "rejected", "already_loaded", "ignored")
 
 
@@ -116,6 +135,9 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(QUARANTINE_DDL)
     con.execute(LEDGER_DDL)
     con.execute(NIGHT_FILES_DDL)
+    con.execute(ROW_WARNINGS_DDL)
+    for table, column, ddl in ADDED_COLUMNS:
+        con.execute(f"alter table {RAW_SCHEMA}.{table} add column if not exists {column} {ddl}")
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> None:

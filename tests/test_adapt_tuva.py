@@ -398,28 +398,24 @@ def test_ingest_accounts_for_every_adapted_row(tuva_input: Path, tmp_path: Path)
         "select source_file, source_row, column_name, original_value, reason "
         "from raw.quarantine order by all"
     ).fetchall()
-    # On this branch the ingest takes 3-digit bill types only and keeps codes as delivered.
-    # TIGHTEN after the "ingest" engineer's merge (its tolerance for bill types, ICD codes and
-    # open-end sentinels): the quarantine is empty; C1 loads with bill type 111 and diagnoses
-    # J45909 / R0602, C2 with 13I and R109, C8 with J189; M1's enrollment end 9999-12-31
-    # loads as null (open).
-    assert quarantined == [
-        ("medical_claims_tuva_medical_claim.parquet", 1, "bill_type", "0111", "bad_length"),
-        ("medical_claims_tuva_medical_claim.parquet", 2, "bill_type", "13I", "not_digits"),
-    ]
+    # The ingest's tolerance: a 4-character bill type loses its leading 0, letters stay
+    # (13I), ICD codes lose dots and are upper-cased, 9999-12-31 is an open end.
+    assert quarantined == []
     assert con.execute(
-        "select member_id, principal_diagnosis_code, service_from_date from raw.medical_claims "
-        "order by claim_id, claim_line_number"
+        "select claim_id, bill_type, principal_diagnosis_code, diagnosis_code_2 "
+        "from raw.medical_claims order by claim_id, claim_line_number"
     ).fetchall() == [
-        ("M1", "S0990XA", dt.date(2026, 7, 1)),
-        ("M2", "I10", dt.date(2026, 9, 1)),
-        ("M1", "J18.9", dt.date(2026, 10, 1)),
-        ("M1", "J18.9", dt.date(2026, 10, 1)),
+        ("C1", "111", "J45909", "R0602"),
+        ("C2", "13I", "R109", None),
+        ("C3", None, "S0990XA", None),
+        ("C7", None, "I10", None),
+        ("C8", "111", "J189", None),
+        ("C8", "111", "J189", None),
     ]
     assert con.execute(
         "select member_id, sex, enrollment_end_date from raw.eligibility order by member_id"
     ).fetchall() == [
-        ("M1", "F", dt.date(9999, 12, 31)),
+        ("M1", "F", None),
         ("M2", "M", None),
         ("M3", None, dt.date(2026, 6, 30)),
     ]

@@ -58,11 +58,12 @@ def test_missing_required_column_rejects_the_file_and_others_still_load(tmp_path
         ("service_from_date", "2026-02-30", "bad_date"),
         ("service_to_date", "2026-1-5", "bad_date"),
         ("paid_amount", "12,50 USD", "bad_decimal"),
-        ("paid_amount", "1.005", "bad_decimal"),
+        ("paid_amount", "1.005", "value_does_not_fit"),
         ("claim_line_number", "two", "bad_integer"),
         ("claim_line_number", "1.5", "bad_integer"),
-        ("bill_type", "11", "bad_length"),
-        ("bill_type", "11A", "not_digits"),
+        ("bill_type", "11", "bad_format"),
+        ("bill_type", "1A1", "bad_format"),
+        ("bill_type", "01111", "bad_format"),
         ("revenue_code", "04500", "bad_length"),
         ("claim_type", "Institutional", "not_allowed"),
         ("member_id", "   ", "missing_required"),
@@ -98,7 +99,7 @@ def test_several_bad_columns_are_one_quarantined_row(tmp_path, landing):
     )
     con, report = ingest(tmp_path / "w.duckdb", landing)
     assert quarantine(con) == [
-        ("medical_claims_x.csv", 1, "bill_type", "11", "bad_length"),
+        ("medical_claims_x.csv", 1, "bill_type", "11", "bad_format"),
         ("medical_claims_x.csv", 1, "paid_amount", "abc", "bad_decimal"),
         ("medical_claims_x.csv", 1, "service_from_date", "2026-13-01", "bad_date"),
     ]

@@ -8,11 +8,12 @@ import os
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 import pipelines.ingest.files as files_module
-from pipelines.ingest import ingest_landing, reconcile
+from pipelines.ingest import IngestSettings, ingest_landing, reconcile
 from tests.ingest_helpers import claim, csv_bytes, ingest, write_csv, write_parquet
 
 
@@ -249,22 +250,20 @@ def test_an_unterminated_quote_is_quarantined_alone_and_the_rest_loads(tmp_path,
 
 
 def test_a_record_with_the_wrong_field_count_is_quarantined_with_its_line(tmp_path, landing):
-    lines = csv_bytes([claim(claim_id=f"C{i}") for i in range(1, 6)]).decode().splitlines()
-    lines[2] += ",extra"
-    lines.insert(4, "")  # a blank line is not a record
-    lines[5] = lines[5].replace("C4,", '"C4\nwith a line break",', 1)  # a legal quoted break
-    (landing / "medical_claims_f.csv").write_text("\n".join(lines) + "\n")
+    rows = [claim(claim_id=f"C{i}", note=f"n{i}") for i in range(1, 6)]
+    rows[3]["note"] = "a note\nwith a line break"  # quoted: a legal break inside a record
+    text = csv_bytes(rows).decode()
+    text = text.replace(",n2\n", ",n2,extra\n").replace(",n3\n", ",n3\n\n")
+    (landing / "medical_claims_f.csv").write_text(text)
     con, report = ingest(tmp_path / "w.duckdb", landing)
     (f,) = report.files
     assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (5, 4, 1)
-    assert [r for r in _rows_of(con)] == [
-        ("C1", 1),
-        ("C3", 3),
-        ("C4\nwith a line break", 4),
-        ("C5", 5),
-    ]
+    assert _rows_of(con) == [("C1", 1), ("C3", 3), ("C4", 4), ("C5", 5)]
+    assert con.execute(
+        "select _extra['note'] from raw.medical_claims where claim_id = 'C4'"
+    ).fetchone() == ("a note\nwith a line break",)
     (q,) = con.execute("select source_row, reason, row_json from raw.quarantine").fetchall()
-    assert q[:2] == (2, "wrong_field_count")
+    assert q == (2, "wrong_field_count", '{"line": 3, "fields": 13, "expected": 12}')
     assert reconcile(con) == []
 
 
@@ -290,3 +289,141 @@ def test_parquet_rows_are_counted_from_the_footer(tmp_path, landing):
     table = pa.table({k: pa.array([v] * 7) for k, v in claim().items()})
     path = write_parquet(landing / "medical_claims_p.parquet", table)
     assert parquet_rows(path) == 7
+
+
+# Row rules and real-world tolerance (issue 8 items 3 and 4).
+
+
+def _span(**overrides: str) -> dict[str, str]:
+    row = {
+        "member_id": "M1",
+        "enrollment_start_date": "2025-01-01",
+        "enrollment_end_date": "",
+        "birth_date": "1980-05-05",
+        "death_date": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def _quarantined(con) -> list[tuple]:
+    return con.execute(
+        "select source_file, source_row, column_name, reason from raw.quarantine "
+        "order by source_file, source_row, column_name"
+    ).fetchall()
+
+
+def _warnings(con) -> list[tuple]:
+    return con.execute(
+        "select source_file, source_row, column_name, reason from raw.row_warnings "
+        "order by source_file, source_row, reason"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_row_rules_quarantine_or_warn_naming_column_and_reason(tmp_path, landing, fast_path):
+    write_csv(
+        landing / "medical_claims_1.csv",
+        [
+            claim(claim_id="C1"),
+            claim(claim_id="C2", service_from_date="2026-03-05", service_to_date="2026-03-04"),
+            claim(claim_id="C3", admission_date="2026-03-04", discharge_date="2026-03-03"),
+            claim(claim_id="C4", principal_diagnosis_code=""),
+            claim(claim_id="C5\x00", member_id="M5"),
+            claim(claim_id="C6", member_id="M\t6"),
+            claim(claim_id="C7", admission_date="2026-03-04", discharge_date="2026-03-04"),
+        ],
+        header=[*claim(), "admission_date", "discharge_date"],
+    )
+    write_csv(
+        landing / "eligibility_1.csv",
+        [
+            _span(member_id="E1"),
+            _span(member_id="E2", enrollment_end_date="2024-12-31"),
+            _span(member_id="E3", death_date="1979-01-01"),
+            _span(member_id="E4", birth_date="2026-02-01", enrollment_end_date="2025-12-31"),
+            _span(member_id="E5", birth_date="2025-01-20"),
+            _span(member_id="E6", enrollment_end_date="9999-12-31"),
+        ],
+    )
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    report = ingest_landing(con, landing, IngestSettings(run_quality=False, fast_path=fast_path))
+    assert _quarantined(con) == [
+        ("eligibility_1.csv", 2, "enrollment_end_date", "end_before_start"),
+        ("eligibility_1.csv", 3, "death_date", "death_before_birth"),
+        ("eligibility_1.csv", 4, "birth_date", "born_after_enrollment_end"),
+        ("medical_claims_1.csv", 2, "service_to_date", "to_before_from"),
+        ("medical_claims_1.csv", 3, "discharge_date", "discharge_before_admission"),
+        ("medical_claims_1.csv", 5, "claim_id", "control_character"),
+        ("medical_claims_1.csv", 6, "member_id", "control_character"),
+    ]
+    assert _warnings(con) == [
+        ("eligibility_1.csv", 5, "birth_date", "born_after_enrollment_start"),
+        ("medical_claims_1.csv", 4, "principal_diagnosis_code", "missing_principal_diagnosis"),
+    ]
+    by_name = {f.name: f for f in report.files}
+    assert (
+        by_name["medical_claims_1.csv"].rows_loaded,
+        by_name["medical_claims_1.csv"].rows_warned,
+    ) == (3, 1)
+    assert (by_name["eligibility_1.csv"].rows_loaded, by_name["eligibility_1.csv"].rows_warned) == (
+        3,
+        1,
+    )
+    assert con.execute(
+        "select member_id, enrollment_end_date from raw.eligibility order by member_id"
+    ).fetchall() == [("E1", None), ("E5", None), ("E6", None)]  # 9999-12-31: open
+    assert con.execute(
+        "select entry_name, rows_warned from raw.night_files order by entry_name"
+    ).fetchall() == [("eligibility_1.csv", 1), ("medical_claims_1.csv", 1)]
+    assert reconcile(con) == []
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_codes_are_normalized_and_bill_types_take_letters(tmp_path, landing, fast_path):
+    write_csv(
+        landing / "medical_claims_1.csv",
+        [
+            claim(claim_id="C1", bill_type="13I", principal_diagnosis_code="j45.909"),
+            claim(claim_id="C2", bill_type="0111", principal_diagnosis_code=" R07 .89"),
+            claim(claim_id="C3", bill_type="11i", principal_diagnosis_code="I10"),
+            claim(claim_id="C4", bill_type="0131"),
+        ],
+    )
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    report = ingest_landing(con, landing, IngestSettings(run_quality=False, fast_path=fast_path))
+    assert report.files[0].rows_loaded == 4
+    assert con.execute(
+        "select claim_id, bill_type, principal_diagnosis_code from raw.medical_claims "
+        "order by claim_id"
+    ).fetchall() == [
+        ("C1", "13I", "J45909"),
+        ("C2", "111", "R0789"),
+        ("C3", "11I", "I10"),
+        ("C4", "131", "J45909"),
+    ]
+
+
+def test_a_parquet_decimal_that_does_not_fit_is_quarantined_never_rounded(tmp_path, landing):
+    import decimal
+
+    values = [decimal.Decimal("12.3400"), decimal.Decimal("12.3456")]
+    table = pa.table(
+        {
+            **{k: pa.array([v, v]) for k, v in claim().items() if k != "claim_line_number"},
+            "claim_line_number": pa.array([1, 2], pa.int64()),
+        }
+    )
+    table = table.set_column(
+        table.schema.get_field_index("paid_amount"),
+        "paid_amount",
+        pa.array(values, pa.decimal128(12, 4)),
+    )
+    write_parquet(landing / "medical_claims_d.parquet", table)
+    con, report = ingest(tmp_path / "w.duckdb", landing)
+    assert con.execute("select paid_amount::varchar from raw.medical_claims").fetchall() == [
+        ("12.34",)
+    ]
+    assert con.execute(
+        "select source_row, column_name, original_value, reason from raw.quarantine"
+    ).fetchall() == [(2, "paid_amount", "12.3456", "value_does_not_fit")]

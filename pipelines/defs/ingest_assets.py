@@ -9,7 +9,7 @@ from pipelines.accounting import files_markdown, night_accounting
 from pipelines.config import load_gates
 from pipelines.contract import FILE_KINDS, FileKind
 from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
-from pipelines.defs.partitions import as_of_partitions
+from pipelines.defs.partitions import as_of_partitions, partitioned_check
 from pipelines.defs.resources import PipelineSettings
 from pipelines.gates import landing_gates as landing_gates_of
 from pipelines.gates import record_gates
@@ -54,7 +54,7 @@ def raw_landing(
     )
 
 
-@dg.asset_check(asset=raw_landing, blocking=True, partitions_def=as_of_partitions)
+@partitioned_check(asset=raw_landing, blocking=True)
 def rows_reconciled(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """Every file: rows read = rows loaded + rows quarantined, counted in the tables."""
     with duckdb.get_connection() as con:
@@ -74,7 +74,7 @@ def rows_reconciled(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=raw_landing, blocking=True, partitions_def=as_of_partitions)
+@partitioned_check(asset=raw_landing, blocking=True)
 def landing_gates(
     context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
@@ -89,11 +89,10 @@ def landing_gates(
 
 
 def _raw_suite_check(kind: FileKind) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
+    @partitioned_check(
         asset=raw_landing,
         name=f"{suite_name(kind)}_suite",
         blocking=True,
-        partitions_def=as_of_partitions,
         description=f"GX suite expectations/{suite_name(kind)}.json over every row of "
         f"raw.{kind.name}, computed in DuckDB (pipelines/quality.py).",
     )

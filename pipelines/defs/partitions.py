@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -57,3 +59,24 @@ def as_of_problem(day: dt.date) -> str | None:
     if day > (today := today_pacific()):
         return f"as-of {day} is after today ({today}, {TIMEZONE}): a night cannot be run ahead"
     return None
+
+
+def partitioned_check(**kwargs: object) -> Callable[[Callable], dg.AssetChecksDefinition]:
+    """`dg.asset_check` partitioned by as-of date, like the asset it checks.
+
+    A blocking check of a partitioned asset must be partitioned to run in that partition's
+    run, and Dagster 1.13 marks `partitions_def` on a check as preview: it warns on every
+    import, so every command (`--help` included) printed it. We use it knowingly; this is the
+    one place the preview API is called, and only that warning is silenced, only here.
+    """
+
+    def decorate(fn: Callable) -> dg.AssetChecksDefinition:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore",
+                message="Specifying a partitions_def on an AssetCheckSpec",
+                category=dg.PreviewWarning,
+            )
+            return dg.asset_check(partitions_def=as_of_partitions, **kwargs)(fn)
+
+    return decorate

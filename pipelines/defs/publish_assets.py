@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from pipelines.accounting import night_accounting
 from pipelines.config import load_gates, load_rules
 from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
-from pipelines.defs.partitions import as_of_partitions
+from pipelines.defs.partitions import as_of_partitions, partitioned_check
 from pipelines.defs.resources import PipelineSettings
 from pipelines.faults import failpoint
 from pipelines.gates import TierOverride, record_gates
@@ -68,7 +68,7 @@ def _validation_dir(settings: PipelineSettings, context: dg.AssetCheckExecutionC
     return settings.output / "validation" / context.partition_key / context.run.run_id
 
 
-@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+@partitioned_check(asset=publication_tables, blocking=True)
 def candidates_suite(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
@@ -89,7 +89,7 @@ def candidates_suite(
     )
 
 
-@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+@partitioned_check(asset=publication_tables, blocking=True)
 def every_flag_has_evidence(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """Every listed member has evidence, and each member's counted events in the evidence
     equal the counts on the list (the evidence is the count, itemized)."""
@@ -104,7 +104,7 @@ def every_flag_has_evidence(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=publication_tables, blocking=True, partitions_def=as_of_partitions)
+@partitioned_check(asset=publication_tables, blocking=True)
 def tier_change_gate(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:

@@ -14,12 +14,15 @@ import os
 from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from pipelines.config import load_rules
 from pipelines.defs.ingest_assets import raw_landing, reference_code_lists
+from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import as_of_partitions
 from pipelines.defs.resources import PipelineSettings, duckdb_config
+from pipelines.descriptions import apply_descriptions
 from pipelines.rules.buckets import build_bucket, merge_buckets, split_config
 from pipelines.rules.models import Model, ModelResult, build_models, discover_models
 
@@ -52,16 +55,21 @@ def rules_models(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     rules = load_rules()
     with duckdb.get_connection() as con:
         results = build_models(con, as_of, rules)
-    for result in results:
+        apply_descriptions(con)  # so the catalog's column schema carries them
+        metadata = [_metadata(con, result, as_of, rules.version) for result in results]
+    for result, result_metadata in zip(results, metadata, strict=True):
         context.log.info(f"{result.table}: {result.rows:,} rows in {result.seconds:.2f}s")
-        yield dg.MaterializeResult(
-            asset_key=_key(result.table), metadata=_metadata(result, as_of, rules.version)
-        )
+        yield dg.MaterializeResult(asset_key=_key(result.table), metadata=result_metadata)
 
 
-def _metadata(result: ModelResult, as_of: dt.date, rules_version: str) -> dict[str, object]:
+def _metadata(
+    con: duckdb.DuckDBPyConnection, result: ModelResult, as_of: dt.date, rules_version: str
+) -> dict[str, object]:
+    """The catalog's standard metadata (row count, column schema with the descriptions, a
+    preview of each mart), and the run's figures."""
+    is_mart = result.table.startswith("marts.")
     return {
-        "rows": result.rows,
+        **table_metadata(con, result.table, result.rows, preview=is_mart),
         "seconds": round(result.seconds, 3),
         "as_of": as_of.isoformat(),
         "rules_version": rules_version,
@@ -141,14 +149,12 @@ def _merge_op(buckets: int) -> dg.OpDefinition:
                 rules=rules,
                 run_token=_run_token(context),
             )
+            apply_descriptions(con)
+            metadata = [_metadata(con, result, as_of, rules.version) for result in results]
         names = {m.table: _output_name(m) for m in MODELS}
-        for result in results:
+        for result, result_metadata in zip(results, metadata, strict=True):
             context.log.info(f"{result.table}: {result.rows:,} rows in {result.seconds:.2f}s")
-            yield dg.Output(
-                None,
-                output_name=names[result.table],
-                metadata=_metadata(result, as_of, rules.version),
-            )
+            yield dg.Output(None, output_name=names[result.table], metadata=result_metadata)
 
     return _merge
 

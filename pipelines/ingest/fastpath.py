@@ -18,12 +18,16 @@ from __future__ import annotations
 from pipelines.contract import Column, FileKind
 from pipelines.ingest.validate import (
     _DIGITS,
+    CONTROL_CHARACTERS,
     SourceColumn,
     _in_list,
     _is_native,
     _typed,
     ident,
     literal,
+    open_end_sql,
+    quarantine_rules,
+    rule_sql,
 )
 
 
@@ -60,6 +64,13 @@ def _clean_when_present(col: Column, src: SourceColumn) -> str:
     if col.pad_to and col.length != col.pad_to:
         # A short all-digit code would be padded by the full path: not clean as delivered.
         tests.append(f"(length({x}) >= {col.pad_to} or ltrim({x}, {_DIGITS}) <> '')")
+    if col.identifier:
+        tests.append(f"not regexp_matches({x}, {literal(CONTROL_CHARACTERS)})")
+    if col.normalize == "icd":
+        tests.append(f"not contains({x}, '.') and not contains({x}, ' ') and {x} = upper({x})")
+    if col.pattern:
+        # Also true only for a value normalizing leaves as it is (3 characters, upper case).
+        tests.append(f"regexp_full_match({x}, {literal(col.pattern)})")
     if col.digits_only:
         tests.append(f"ltrim({x}, {_DIGITS}) = ''")
     if col.length:
@@ -82,6 +93,9 @@ def _clean_column(col: Column, columns: dict[str, SourceColumn]) -> str | None:
 def clean_sql(kind: FileKind, columns: dict[str, SourceColumn]) -> str:
     """A never-null predicate: true for rows the full checks would load unchanged."""
     tests = [t for c in kind.columns if (t := _clean_column(c, columns)) is not None]
+    for rule in quarantine_rules(kind, set(columns)):
+        values = {c: _value(kind.by_name[c], columns[c]) for c in rule.columns}
+        tests.append(f"not {rule_sql(rule, values)}")
     if not tests:
         return "true"
     return "coalesce(" + "\n    and ".join(tests) + ", false)"
@@ -98,6 +112,7 @@ def fast_values(kind: FileKind, columns: dict[str, SourceColumn]) -> list[str]:
         v = values[c.name]
         if c.default_from:
             v = f"coalesce({v}, {values[c.default_from]})"
+        v = open_end_sql(c, v)
         out.append(f"{v} as {ident(c.name)}")
     return out
 

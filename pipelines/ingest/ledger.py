@@ -11,8 +11,26 @@ import datetime as dt
 
 import duckdb
 
-from pipelines.contract import FILE_KINDS
+from pipelines.contract import FILE_KINDS, FileKind
+from pipelines.ingest.validate import literal, rule_sql
 from pipelines.warehouse import RAW_SCHEMA
+
+# raw.night_files columns in the order record_night writes them.
+NIGHT_FILE_COLUMNS = (
+    "as_of",
+    "run_id",
+    "entry_name",
+    "file_sha256",
+    "kind",
+    "state",
+    "reason",
+    "message",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "rows_warned",
+    "recorded_at",
+)
 
 LOAD_FAILED = "load_failed"
 CHANGED_DURING_LOAD = "changed_during_load"
@@ -76,7 +94,8 @@ def record_night(
         con.execute(f"delete from {RAW_SCHEMA}.night_files where run_id = ?", [run_id])
         if rows:
             con.executemany(
-                f"insert into {RAW_SCHEMA}.night_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert into {RAW_SCHEMA}.night_files ({', '.join(NIGHT_FILE_COLUMNS)}) "
+                f"values ({', '.join('?' for _ in NIGHT_FILE_COLUMNS)})",
                 [[as_of, run_id, *row, now] for row in rows],
             )
         con.commit()
@@ -97,22 +116,50 @@ def record(
     rows_read: int,
     rows_loaded: int,
     rows_quarantined: int,
+    rows_warned: int = 0,
 ) -> None:
+    values = {
+        "file_sha256": sha256,
+        "source_file": source_file,
+        "kind": kind,
+        "file_format": file_format,
+        "status": status,
+        "error": error,
+        "rows_read": rows_read,
+        "rows_loaded": rows_loaded,
+        "rows_quarantined": rows_quarantined,
+        "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "rows_warned": rows_warned,
+    }
     con.execute(
-        f"insert into {RAW_SCHEMA}.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            sha256,
-            source_file,
-            kind,
-            file_format,
-            status,
-            error,
-            rows_read,
-            rows_loaded,
-            rows_quarantined,
-            dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        ],
+        f"insert into {RAW_SCHEMA}.load_ledger ({', '.join(values)}) "
+        f"values ({', '.join('?' for _ in values)})",
+        list(values.values()),
     )
+
+
+def record_warnings(
+    con: duckdb.DuckDBPyConnection, kind: FileKind, sha256: str, source_file: str
+) -> int:
+    """The file's loaded rows that break a "warn" rule of the contract, into raw.row_warnings
+    (one row per rule broken); returns the number of distinct rows warned."""
+    raw = f"{RAW_SCHEMA}.{kind.name}"
+    parts = [
+        f"select _file_sha256, _source_file, {literal(kind.name)}, _source_row, "
+        f"{literal(rule.column)}, {literal(rule.reason)} from {raw} "
+        f"where _file_sha256 = $sha and {rule_sql(rule, {c: c for c in rule.columns})}"
+        for rule in kind.rules
+        if rule.action == "warn"
+    ]
+    if not parts:
+        return 0
+    con.execute(
+        f"insert into {RAW_SCHEMA}.row_warnings " + " union all ".join(parts), {"sha": sha256}
+    )
+    return con.execute(
+        f"select count(distinct source_row) from {RAW_SCHEMA}.row_warnings where file_sha256 = ?",
+        [sha256],
+    ).fetchone()[0]
 
 
 def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:

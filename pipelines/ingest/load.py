@@ -149,7 +149,7 @@ def load_file(
         con.begin()
         try:
             with _insertion_order_free(con):
-                read, loaded, quarantined = _load_staged(con, lf, sha, source, fast_path)
+                read, loaded, quarantined, warned = _load_staged(con, lf, sha, source, fast_path)
             if before_commit is not None:
                 before_commit(lf.path)
             failpoint("ingest.file_loaded")
@@ -183,6 +183,7 @@ def load_file(
         rows_read=read,
         rows_loaded=loaded,
         rows_quarantined=quarantined,
+        rows_warned=warned,
         seconds=_since(started),
     )
 
@@ -300,7 +301,7 @@ def _load_staged(
     sha: str,
     source: StagedSource,
     fast_path: bool,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     kind = lf.kind
     raw = f"{RAW_SCHEMA}.{kind.name}"
     lineage = f"{literal(sha)}, {literal(lf.name)}, {literal(kind.name)}"
@@ -370,6 +371,7 @@ def _load_staged(
             ],
         )
     quarantined = n_bad + n_dup + len(source.rejected_lines)
+    warned = ledger.record_warnings(con, kind, sha, lf.name)
     if source.rows != loaded + quarantined:
         raise duckdb.InvalidInputException(
             f"rows read {source.rows} != loaded {loaded} + quarantined {quarantined}"
@@ -385,8 +387,9 @@ def _load_staged(
         rows_read=source.rows,
         rows_loaded=loaded,
         rows_quarantined=quarantined,
+        rows_warned=warned,
     )
-    return source.rows, loaded, quarantined
+    return source.rows, loaded, quarantined, warned
 
 
 def _unpivot_bad(kind: FileKind, lineage: str) -> str:

@@ -50,6 +50,12 @@ def raw_suite(kind: FileKind) -> dict:
             expectations.append(
                 _expectation("expect_column_values_to_match_regex", column=c.name, regex="^[0-9]+$")
             )
+        if c.pattern:
+            expectations.append(
+                _expectation(
+                    "expect_column_values_to_match_regex", column=c.name, regex=f"^{c.pattern}$"
+                )
+            )
         if c.dtype == "date":
             low, high = _SERVICE_DATE_RANGE if c.name.startswith("service_") else _DATE_RANGE
             expectations.append(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.contract import DUCKDB_TYPES, Column, FileKind
+from pipelines.contract import DUCKDB_TYPES, Column, FileKind, RowRule
 
 _DIGITS = "'0123456789'"
 _INT_TYPES = {
@@ -109,6 +109,13 @@ def _stage_value(col: Column, src: SourceColumn | None) -> str:
 def _normalized(col: Column, native: bool) -> str:
     """Level 2: digit codes that lost their leading zeros get them back."""
     n = ident(f"n__{col.name}")
+    if col.normalize == "icd":
+        return f"nullif(replace(replace(upper({n}), '.', ''), ' ', ''), '')"
+    if col.normalize == "bill_type":
+        return (
+            f"case when length({n}) = 4 and starts_with({n}, '0') then upper(substr({n}, 2)) "
+            f"else upper({n}) end"
+        )
     if col.pad_to and not native:
         return (
             f"case when length({n}) < {col.pad_to} and ltrim({n}, {_DIGITS}) = '' "
@@ -131,6 +138,9 @@ def _typed(col: Column, native: bool, source_type: str, value: str | None = None
             return f"case when {t} = trunc({t}) then try_cast({t} as bigint) end"
         if col.dtype == "date" and st.startswith("TIMESTAMP"):
             return f"case when {t} = date_trunc('day', {t}) then cast({t} as date) end"
+        if col.dtype == "decimal":
+            # Never rounded: a value with more decimals (or digits) than the target is null.
+            return f"case when try_cast({t} as {target}) = {t} then try_cast({t} as {target}) end"
         return f"try_cast({t} as {target})"
     if col.dtype == "string":
         return t
@@ -153,6 +163,9 @@ def _typed(col: Column, native: bool, source_type: str, value: str | None = None
     raise ValueError(f"no parser for contract type {col.dtype}")
 
 
+CONTROL_CHARACTERS = "[\\x00-\\x1f\\x7f]"
+
+
 def _error(col: Column, kind: FileKind, present: set[str]) -> str:
     """Level 4: the first reason this column's value is bad, or null."""
     t = ident(f"t__{col.name}")
@@ -167,17 +180,57 @@ def _error(col: Column, kind: FileKind, present: set[str]) -> str:
     else:
         when_null = "null"
     branches = [f"when {t} is null then {when_null}"]
-    if col.dtype != "string":
+    if col.identifier:
+        branches.append(
+            f"when regexp_matches({t}, {literal(CONTROL_CHARACTERS)}) then 'control_character'"
+        )
+    if col.dtype == "decimal":
+        branches.append(
+            f"when {v} is null then case when try_cast({t} as decimal(38, 10)) is not null "
+            "then 'value_does_not_fit' else 'bad_decimal' end"
+        )
+    elif col.dtype != "string":
         branches.append(f"when {v} is null then 'bad_{col.dtype}'")
     if col.digits_only:
         branches.append(f"when ltrim({t}, {_DIGITS}) <> '' then 'not_digits'")
     if col.length:
         branches.append(f"when length({t}) <> {col.length} then 'bad_length'")
+    if col.pattern:
+        branches.append(
+            f"when not regexp_full_match({t}, {literal(col.pattern)}) then 'bad_format'"
+        )
     if col.allowed:
         branches.append(f"when {t} not in {_in_list(col.allowed)} then 'not_allowed'")
+    for rule in quarantine_rules(kind, present, col.name):
+        condition = rule_sql(rule, {c: ident(f"v__{c}") for c in rule.columns})
+        branches.append(f"when {condition} then {literal(rule.reason)}")
     if len(branches) == 1 and when_null == "null":
         return "null::varchar"
     return "case " + " ".join(branches) + " end"
+
+
+def quarantine_rules(kind: FileKind, present: set[str], column: str | None = None) -> list[RowRule]:
+    """The kind's quarantine rules whose columns the file has (of one column, if given)."""
+    return [
+        r
+        for r in kind.rules
+        if r.action == "quarantine"
+        and set(r.columns) <= present
+        and (column is None or r.column == column)
+    ]
+
+
+def rule_sql(rule: RowRule, values: dict[str, str]) -> str:
+    """The rule's condition with each column replaced by an expression of its value."""
+    return "coalesce(" + rule.condition.format(**values) + ", false)"
+
+
+def open_end_sql(col: Column, value: str) -> str:
+    """A date that means 'no end' (contract OPEN_END_DATES) is stored as empty: open."""
+    if not col.open_end:
+        return value
+    dates = ", ".join(f"date {literal(d)}" for d in col.open_end)
+    return f"case when {value} in ({dates}) then null else {value} end"
 
 
 def checked_sql(
@@ -229,6 +282,7 @@ def checked_sql(
         v = ident("v__" + c.name)
         if c.default_from:
             v = f"coalesce({v}, {ident('v__' + c.default_from)})"
+        v = open_end_sql(c, v)
         final_values.append(f"{v} as {ident('v__' + c.name)}")
     ok = (
         "coalesce(" + ", ".join(e_cols) + ") is null" if len(e_cols) > 1 else f"{e_cols[0]} is null"

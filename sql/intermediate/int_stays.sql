@@ -23,8 +23,9 @@
 --     any procedure's, in ref.delivery_newborn_ccs of that kind;
 --   'pr3_procedure': any procedure potentially planned (its CCS category in
 --     ref.pra_potentially_planned_procedure_ccs, or the code in ref.pra_potentially_planned_procedures)
---     and the principal diagnosis not acute (neither its CCS category in ref.pra_acute_diagnosis_ccs
---     nor the code in ref.pra_acute_diagnoses).
+--     and a known principal diagnosis that is not acute (neither its CCS category in
+--     ref.pra_acute_diagnosis_ccs nor the code in ref.pra_acute_diagnoses); a stay without any
+--     principal diagnosis is not PR3-planned: nothing shows its condition was not acute.
 --   Every other stay is unplanned. A code missing from the CCS maps has no category: only the
 --   code-level lists can decide it (int_unmapped_codes counts them).
 -- * Counted: unplanned hospital stays and unplanned short-term SNF stays.
@@ -234,6 +235,7 @@ with_reason as (
                 )
                 then 'delivery_newborn'
             when has_pr3_procedure
+                and principal_diagnosis_code is not null
                 and not coalesce(diagnosis_ccs in (select ccs_category from pr4_diagnosis_ccs), false)
                 and not coalesce(principal_diagnosis_code in (select code from pr4_diagnoses), false)
                 then 'pr3_procedure'

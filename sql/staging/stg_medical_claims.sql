@@ -12,11 +12,40 @@
 --   so they are named here once, as documented constants, rather than in a code list.
 -- * other_procedure_codes: procedure_code_2..25 (optional in the contract), normalized like the
 --   principal procedure, empty ones dropped, as a list in column order.
+-- * A line without a principal diagnosis takes its claim's: the principal diagnosis of the
+--   claim's lowest-numbered line that has one (ICD codes are normalized at ingest: no dots or
+--   spaces, upper case). A claim with none keeps null: its ED visit is not avoidable and its
+--   stay unplanned (raw.row_warnings counts such lines as missing_principal_diagnosis).
 -- * Diagnosis codes 2..12, NPIs and lineage are not used by the rules and are left in raw.
 with
 
-source as (
+raw_lines as (
     select * from raw.medical_claims
+),
+
+claim_diagnoses as (
+    select
+        claim_id,
+        arg_min(principal_diagnosis_code, claim_line_number) as claim_principal_diagnosis_code
+    from raw_lines
+    where principal_diagnosis_code is not null
+        and claim_id in (
+            select claim_id from raw_lines where principal_diagnosis_code is null
+        )
+    group by claim_id
+),
+
+source as (
+    select
+        raw_lines.* replace (
+            coalesce(
+                raw_lines.principal_diagnosis_code,
+                claim_diagnoses.claim_principal_diagnosis_code
+            ) as principal_diagnosis_code
+        )
+    from raw_lines
+    left join claim_diagnoses
+        on claim_diagnoses.claim_id = raw_lines.claim_id
 ),
 
 normalized as (

@@ -1,0 +1,70 @@
+"""A real materialization of the rules assets carries Dagster's standard metadata: the
+catalog shows each table's row count, columns with their descriptions, and a preview."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from pipelines.defs.metadata import IDENTIFYING_COLUMNS
+from pipelines.defs.rules_assets import rules_models
+from pipelines.descriptions import load_descriptions
+from tests.builders import write_raw
+from tests.test_member_months import scenarios
+
+MEMBERS = ("adult_high", "adult_low", "quiet")  # ids no other value looks like
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dg.AssetMaterialization]:
+    path = tmp_path_factory.mktemp("meta") / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        write_raw(con, scenarios().frames())
+    result = dg.materialize(
+        [rules_models],
+        partition_key=date(2026, 6, 30).isoformat(),
+        resources={"duckdb": DuckDBResource(database=str(path))},
+    )
+    assert result.success
+    return {
+        m.asset_key.to_user_string(): m
+        for m in result.asset_materializations_for_node("rules_models")
+    }
+
+
+def test_every_model_has_row_count_and_column_schema(materialized) -> None:
+    assert "marts/fct_member_months" in materialized and len(materialized) > 15
+    for key, mat in materialized.items():
+        assert isinstance(mat.metadata["dagster/row_count"].value, int), key
+        assert mat.metadata["dagster/table_name"].value == key.replace("/", "."), key
+        assert mat.metadata["dagster/column_schema"].value.columns, key
+
+
+def test_figures_and_descriptions_are_the_warehouses(materialized) -> None:
+    mat = materialized["marts/fct_member_months"]
+    assert mat.metadata["dagster/row_count"].value == 48  # tests/test_member_months.py
+    columns = {c.name: c for c in mat.metadata["dagster/column_schema"].value.columns}
+    assert columns["member_months"].type == "bigint"
+    assert columns["member_months"].description == load_descriptions().column(
+        "marts.fct_member_months", "member_months"
+    )
+    candidates = materialized["marts/fct_candidates"]
+    assert candidates.metadata["dagster/row_count"].value == 3  # High adult, child, Low adult
+
+
+def test_marts_have_a_preview_without_member_identifiers(materialized) -> None:
+    preview = materialized["marts/fct_member_months"].metadata["preview"].value
+    lines = preview.splitlines()
+    assert lines[0].startswith("| as_of | month_start | month_end | county |")
+    assert len(lines) == 2 + 5
+    for key, mat in materialized.items():
+        if not key.startswith("marts/"):
+            assert "preview" not in mat.metadata, key
+            continue
+        header = mat.metadata["preview"].value.splitlines()[0]
+        assert not set(header.strip("| ").split(" | ")) & IDENTIFYING_COLUMNS, key
+        assert not any(member in mat.metadata["preview"].value for member in MEMBERS), key
