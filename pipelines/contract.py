@@ -99,7 +99,6 @@ _DIAGNOSES = tuple(
     Column(f"diagnosis_code_{i}", "string", normalize="icd", notes="ICD-10-CM")
     for i in range(2, 13)
 )
-_ICD_NOTE = "dots and spaces removed, upper-cased (`j45.909` is `J45909`)"
 
 MEDICAL_CLAIMS = FileKind(
     name="medical_claims",
@@ -182,7 +181,7 @@ MEDICAL_CLAIMS = FileKind(
             "principal_diagnosis_code",
             "string",
             normalize="icd",
-            notes="ICD-10-CM; " + _ICD_NOTE + "; empty: a warning, the row loads",
+            notes="ICD-10-CM; empty: a warning, the row loads",
         ),
         *_DIAGNOSES,
         Column("principal_procedure_code", "string", normalize="icd", notes="ICD-10-PCS"),
