@@ -284,7 +284,8 @@ def _accounting(
         ("gate", "about", "result", "figure", "limit", "what was found"),
         [
             (human(GATE_NAMES, g["gate"]), g["subject"] or "the night", bool(g["passed"]),
-             _figure(g["figure"]), _figure(g["threshold"]), g["message"])
+             _figure(g["figure"]), _figure(g["threshold"]),
+             g["message"] + (f" (this run's override: {g['override']})" if g["override"] else ""))
             for g in night["gates"]
         ],
     )  # fmt: skip
@@ -300,6 +301,12 @@ def _accounting(
         f"{night['rows_quarantined']:,}. Files by state: "
         + ", ".join(f"{n} {human(FILE_STATES, s)}" for s, n in night["files_by_state"].items() if n)
         + ".</p>"
+        + (
+            "<p>No new rows tonight: the list is built from the files loaded on earlier "
+            "nights, which are still in force.</p>"
+            if night["rows_read"] == 0 and night["files_by_state"].get("already_loaded")
+            else ""
+        )
         + files
         + "<h3>Rows quarantined tonight, by file and reason</h3>"
         + (

@@ -78,7 +78,8 @@ def test_list_rows_say_why_in_words(listed):
         "the threshold at 21 and over is 5; Monitoring: declined care management on 2026-05-02",
         "UNREACHABLE": "3 ED visits in the 12 months to 2026-06-30; the threshold under 21 "
         "is 3; Monitoring: could not be reached (recorded 2026-04-15)",
-        "LOW": "1 ED visit in the 12 months to 2026-06-30; below the Moderate level",
+        "LOW": "1 ED visit (none avoidable) in the 12 months to 2026-06-30; below the "
+        "Moderate level",
     }
 
 

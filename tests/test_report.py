@@ -41,7 +41,8 @@ def two_nights(tmp_path_factory):
     build_models(con, NIGHT_2, load_rules())
     build_publication_tables(con, NIGHT_2)
     con.execute(
-        "insert into raw.night_files values "
+        "insert into raw.night_files (as_of, run_id, entry_name, file_sha256, kind, state, "
+        "reason, message, rows_read, rows_loaded, rows_quarantined, recorded_at) values "
         "(?, 'land-2', 'medical_claims_0815.csv', 'abc', 'medical_claims', "
         "'loaded_with_quarantine', null, null, 10, 9, 1, now()::timestamp), "
         "(?, 'land-2', 'notes.txt', null, null, 'ignored', 'not_a_landing_file', "
@@ -57,7 +58,18 @@ def two_nights(tmp_path_factory):
         con,
         NIGHT_2,
         "land-2",
-        [GateResult("quarantine_within_limit", False, "10% quarantined", "x.csv", 10.0, 1.0)],
+        [
+            GateResult("quarantine_within_limit", False, "10% quarantined", "x.csv", 10.0, 1.0),
+            GateResult(
+                "tier_change_within_limit",
+                True,
+                "High moved 30%",
+                "High",
+                30.0,
+                25.0,
+                "--allow-tier-change",
+            ),
+        ],
     )
     html = render_report(
         con,
@@ -132,6 +144,8 @@ def test_tonights_accounting_with_human_names(two_nights):
     assert "Eligibility quality checks, every row" in html
     assert 'class="num bad"' not in html and 'class=" bad">FAILED' in html
     assert "loaded, some rows quarantined" in html
+    assert "High moved 30% (this run&#x27;s override: --allow-tier-change)" in html
+    assert "No new rows tonight" not in html
 
 
 def test_report_is_self_contained_names_no_member_and_links_the_files(two_nights):

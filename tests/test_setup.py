@@ -3,6 +3,7 @@ analysts' warehouse the run publishes, as the README's command does."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -132,3 +133,26 @@ def test_the_makefile_uses_it_and_the_project_accepts_newer_pythons() -> None:
     assert "config/dagster.yaml" in makefile and "dg dev" in makefile
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == ">=3.11"
+
+
+def _readme_analyst_queries() -> list[tuple[str, list[str]]]:
+    """(sql, shown output lines) of each query in the README's Analysts section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Analysts") : readme.index("## Nightly operation")]
+    blocks = re.findall(r"```sql\n(.*?)```(?:\n```text\n(.*?)```)?", section, re.DOTALL)
+    return [(sql, output.splitlines()[1:]) for sql, output in blocks]
+
+
+def test_the_readmes_analyst_queries_run_and_show_real_output(sample_run: Deployment) -> None:
+    queries = _readme_analyst_queries()
+    assert len(queries) == 6  # the description lookup and the five questions
+    for sql, shown in queries:
+        rows = [line.split(",") for line in cli(sample_run.warehouse, sql).splitlines()]
+        assert rows, sql
+        # The figures that do not depend on the earlier night are the README's, row by row.
+        if "fct_member_months" in sql and "group by county" in sql:
+            assert len(rows) == 13
+            for line, row in zip(shown[:5], rows, strict=False):
+                assert line.split()[-3:] == row[-3:], (line, row)
+        if "fct_evidence" in sql or "raw.load_ledger" in sql:
+            assert [line.split()[0] for line in shown] == [row[0] for row in rows]

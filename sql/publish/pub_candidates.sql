@@ -6,7 +6,8 @@
 --   and at least 1), with its period and threshold, e.g. "4 ED visits in the 12 months to
 --   2026-10-31; the threshold under 21 is 3". Adults' measures are counted in their best
 --   six-month window (its dates in the sentence); children's over the 12-month look-back.
---   Low gives the 12-month ED visits and unplanned stays. Monitoring adds why and since when.
+--   Low gives the 12-month ED visits (for adults, how many were avoidable: their rule counts
+--   only those) and unplanned stays. Monitoring adds why and since when.
 -- * monitoring_reason: declined (the member declined care management) or unreachable (could
 --   not be reached), from the latest care-management status; monitoring_since its date.
 -- * The best-window counts and dates only where the rule uses them: adults. Children's rule
@@ -144,7 +145,16 @@ low as (
         concat_ws(
             ' and ',
             case when candidates.ed_visits_12m > 0 then candidates.ed_visits_12m || ' ED visit'
-                || case when candidates.ed_visits_12m = 1 then '' else 's' end end,
+                || case when candidates.ed_visits_12m = 1 then '' else 's' end
+                || case
+                    when candidates.age_group = 'adult'
+                        and settings.adult_ed_noun <> 'ED visit'
+                        then ' (' || case
+                            when candidates.avoidable_ed_visits_12m = 0 then 'none'
+                            else printf('%g', cast(candidates.avoidable_ed_visits_12m as double))
+                        end || ' avoidable)'
+                    else ''
+                end end,
             case when candidates.stays_12m > 0 then candidates.stays_12m
                 || ' unplanned hospital or short-term SNF stay'
                 || case when candidates.stays_12m = 1 then '' else 's' end end
