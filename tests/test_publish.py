@@ -78,8 +78,8 @@ def test_list_rows_say_why_in_words(listed):
         "the threshold at 21 and over is 5; Monitoring: declined care management on 2026-05-02",
         "UNREACHABLE": "3 ED visits in the 12 months to 2026-06-30; the threshold under 21 "
         "is 3; Monitoring: could not be reached (recorded 2026-04-15)",
-        "LOW": "1 ED visit (none avoidable) in the 12 months to 2026-06-30; below the "
-        "Moderate level",
+        "LOW": "1 ED visit (none avoidable) in the 12 months to 2026-06-30; in any 6 months at "
+        "most 0 avoidable ED visits and 0 unplanned stays, below the Moderate level",
     }
 
 
@@ -145,7 +145,8 @@ def test_reason_quotes_the_configured_thresholds(tmp_path):
     )
     # Every ED visit counts: LOW's one visit is an adult ED visit, still far from 5 - 2.
     assert rows["LOW"]["reason"] == (
-        "1 ED visit in the 12 months to 2026-06-30; below the Moderate level"
+        "1 ED visit in the 12 months to 2026-06-30; in any 6 months at most 1 ED visit and 0 "
+        "unplanned stays, below the Moderate level"
     )
     # Margin 2: ED visits would be named from 5 - 2 = 3 on; ADULT_STAYS has none.
     assert rows["ADULT_STAYS"]["reason"].startswith("3 unplanned hospital or short-term SNF stays")
