@@ -80,6 +80,8 @@ class FileKind:
     optional: bool = False
     description: str = ""
     rules: tuple[RowRule, ...] = ()
+    # A full snapshot: each delivery replaces the previous one (unless marked incremental).
+    snapshot: bool = False
     by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +104,6 @@ _PROCEDURES = tuple(
     Column(f"procedure_code_{i}", "string", normalize="icd", notes="ICD-10-PCS")
     for i in range(2, 26)
 )
-_ICD_NOTE = "dots and spaces removed, upper-cased (`j45.909` is `J45909`)"
 
 MEDICAL_CLAIMS = FileKind(
     name="medical_claims",
@@ -185,7 +186,7 @@ MEDICAL_CLAIMS = FileKind(
             "principal_diagnosis_code",
             "string",
             normalize="icd",
-            notes="ICD-10-CM; " + _ICD_NOTE + "; empty: a warning, the row loads",
+            notes="ICD-10-CM; empty: a warning, the row loads",
         ),
         *_DIAGNOSES,
         Column("principal_procedure_code", "string", normalize="icd", notes="ICD-10-PCS"),
@@ -199,6 +200,7 @@ MEDICAL_CLAIMS = FileKind(
 
 ELIGIBILITY = FileKind(
     name="eligibility",
+    snapshot=True,
     description="One row per enrollment span.",
     key=("member_id", "enrollment_start_date"),
     rules=(
@@ -261,6 +263,7 @@ CARE_MANAGEMENT_STATUS = FileKind(
     ),
     key=("member_id", "status_date"),
     optional=True,
+    snapshot=True,
     columns=(
         Column("member_id", "string", required=True, identifier=True),
         Column("status", "string", required=True, allowed=("declined", "unreachable")),
@@ -342,6 +345,15 @@ def ignore_rule_of(entry_name: str) -> IgnoreRule | None:
         if (rule.any_name or not has_kind) and fnmatch.fnmatchcase(lower, rule.pattern):
             return rule
     return None
+
+
+# A snapshot kind's file whose name holds this word (any case) is incremental: its rows are
+# added to the snapshot in force (a repeated key replaces the row) instead of replacing it.
+INCREMENTAL_MARK = "incremental"
+
+
+def is_incremental(kind: FileKind, file_name: str) -> bool:
+    return kind.snapshot and INCREMENTAL_MARK in file_name.lower()
 
 
 def kind_of(file_name: str) -> FileKind | None:

@@ -12,7 +12,13 @@ import datetime as dt
 import duckdb
 
 from pipelines.config import load_rules
-from pipelines.contract import FILE_KINDS, FILE_REJECTIONS, IGNORE_RULES, Column
+from pipelines.contract import (
+    FILE_KINDS,
+    FILE_REJECTIONS,
+    IGNORE_RULES,
+    INCREMENTAL_MARK,
+    Column,
+)
 from pipelines.descriptions import apply_descriptions
 from pipelines.gates import NIGHT_GATES_DDL
 from pipelines.paths import ROOT, SQL_DIR
@@ -50,6 +56,17 @@ What a plan's data team delivers into the landing folder each night. Generated f
 - A missing required column rejects the whole file with an error naming the file and column.
   A bad value sends the row to `raw.quarantine` with the file, row, column, value and reason.
 - The same file (same bytes) landed twice loads once: the load ledger is keyed by content hash.
+- Delivery order: nights in order (`delivery_seq` in `raw.load_ledger`), the files of one
+  night by name. Claims accumulate: a key delivered again with other content is a
+  correction (the later delivery wins; the earlier row stays in raw, listed in
+  `raw.superseded_rows`), delivered again unchanged a duplicate (counted, not an error).
+  Snapshot kinds (below) replace the previous delivery whole.
+- Claim versions: a replacement (7) or void (8) names the claim it replaces in
+  `original_claim_id`; the latest version of a family counts. Replacement cycles (A replaces
+  B, B replaces A) are one family rooted at the smallest claim_id.
+- CSV records are counted by a byte scan (one per line unless a quoted field holds a line
+  break), Parquet rows by the footer: a record with an unterminated quote or another number
+  of fields than the header is quarantined alone with its line number and raw text.
 """
 
 
@@ -79,6 +96,14 @@ def _requirement(col: Column) -> str:
 
 def _notes(col: Column) -> str:
     parts = []
+    if col.identifier:
+        parts.append("an identifier: no control characters")
+    if col.pattern:
+        parts.append(f"matches `{col.pattern}`")
+    if col.normalize == "icd":
+        parts.append("dots and spaces removed, upper-cased (`j45.909` is `J45909`)")
+    if col.open_end:
+        parts.append("open end: " + ", ".join(f"`{d}`" for d in col.open_end) + " read as empty")
     if col.length:
         parts.append(f"{col.length} characters" + (", digits" if col.digits_only else ""))
     if col.allowed:
@@ -94,8 +119,28 @@ def render_contract_markdown() -> str:
     out = [_HEADER, _entry_rules()]
     for kind in FILE_KINDS.values():
         out.append(f"\n## {kind.name}*\n\n{kind.description}")
+        if kind.snapshot:
+            out.append(
+                " A full snapshot: the latest delivery replaces every earlier one, unless the "
+                f"file name contains `{INCREMENTAL_MARK}` (any case): then its rows add to the "
+                "snapshot in force and a repeated key replaces the earlier row."
+            )
         if kind.key:
-            out.append(f" Key: ({', '.join(kind.key)}); a repeated key is quarantined.")
+            out.append(
+                f" Key: ({', '.join(kind.key)}); repeated within one file with other content, "
+                "the later row is quarantined (duplicate_key)."
+            )
+        if kind.rules:
+            out.append(
+                "\n\nRow rules (checked on every row at ingest):\n\n"
+                "| rule | column | action | meaning |\n|---|---|---|---|\n"
+            )
+            out.extend(
+                f"| {r.reason} | {r.column} | "
+                f"{'quarantine the row' if r.action == 'quarantine' else 'warn, keep the row'} "
+                f"| {r.description} |\n"
+                for r in kind.rules
+            )
         out.append("\n\n| column | type | required | notes |\n|---|---|---|---|\n")
         out.extend(
             f"| {c.name} | {c.dtype} | {_requirement(c)} | {_notes(c)} |\n" for c in kind.columns

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from pipelines.config import GateConfig
+from pipelines.ingest.validate import literal
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.warehouse import RAW_SCHEMA, set_variables
@@ -160,7 +161,9 @@ def _required_kinds_loaded(
     an earlier night): without eligibility every member would look not enrolled."""
     results = []
     for kind in config.required_kinds:
-        rows = con.execute(f"select count(*) from {RAW_SCHEMA}.{kind}").fetchone()[0]
+        rows = con.execute(
+            f"select count(*) from {RAW_SCHEMA}.rows_in_force({literal(kind)})"
+        ).fetchone()[0]
         if rows:
             results.append(
                 GateResult("required_kinds_loaded", True, f"{kind}: {rows:,} rows", kind, rows, 1)

@@ -391,7 +391,9 @@ def render_report(
         f"<p>Run <code>{html.escape(run_id)}</code>, rules version "
         f"{html.escape(rules.version)}. "
         + (f"Previous list: {previous}." if previous else "No earlier list.")
-        + " Counts only: the members are in the files linked below.</p>",
+        + " Counts only: the members are in the lists: "
+        + " \u00b7 ".join(f'<a href="{f.name}.csv">{f.name}.csv</a>' for f in PUBLISHED_FILES)
+        + ".</p>",
         _changes(con, previous),
         _trend(con),
         _who(con),

@@ -91,11 +91,75 @@ create table if not exists {RAW_SCHEMA}.row_warnings (
 )
 """
 
+# Rows of raw.<kind> no longer in force: an earlier version of a key that a later delivery
+# re-delivered (a correction when the content differs, a duplicate when identical), or a
+# repeat of a key within one file with identical content. The rows stay in raw.<kind> (the
+# old version is kept); staging reads only rows in force.
+SUPERSEDED_ROWS_DDL = f"""
+create table if not exists {RAW_SCHEMA}.superseded_rows (
+    kind varchar not null,
+    file_sha256 varchar not null,   -- the row no longer in force: its file and data row
+    source_file varchar not null,
+    source_row bigint not null,
+    key_value varchar,              -- the key's values joined with |
+    by_file_sha256 varchar not null,  -- the row in force instead
+    by_source_file varchar not null,
+    by_source_row bigint not null,
+    reason varchar not null,        -- correction | duplicate
+    superseded_at timestamp not null
+)
+"""
+
 # Columns added after the first release: added in place to a warehouse that lacks them.
 ADDED_COLUMNS = (
     ("load_ledger", "rows_warned", "bigint default 0"),
     ("night_files", "rows_warned", "bigint default 0"),
+    ("load_ledger", "delivery_seq", "bigint default 0"),
+    ("load_ledger", "incremental", "boolean default false"),
+    ("load_ledger", "rows_superseded", "bigint default 0"),
+    ("load_ledger", "rows_duplicate", "bigint default 0"),
+    ("night_files", "rows_superseded", "bigint default 0"),
+    ("night_files", "rows_duplicate", "bigint default 0"),
 )
+
+
+def in_force_macros() -> list[str]:
+    """The macros that say which raw rows are in force (staging reads them; the gates count).
+
+    raw.files_out_of_force(kind): a snapshot kind's loaded files older than its latest full
+    snapshot (`delivery_seq`); incremental files delivered with or after that snapshot stay
+    in force. A rejected file is never a snapshot, so the previous one stays until a good one.
+    Accumulating kinds (claims) have none.
+    raw.rows_in_force(kind): raw.<kind>'s rows of files not out of force that no later row
+    superseded (raw.superseded_rows).
+    """
+    snapshots = ", ".join(f"'{k.name}'" for k in FILE_KINDS.values() if k.snapshot)
+    return [
+        f"""
+create or replace macro {RAW_SCHEMA}.files_out_of_force(k) as table
+with files as (
+    select file_sha256, delivery_seq, incremental
+    from {RAW_SCHEMA}.load_ledger
+    where kind = k and status = 'loaded' and list_contains([{snapshots}], k)
+),
+latest_snapshot as (
+    select max(delivery_seq) as delivery_seq from files where not incremental
+)
+select files.file_sha256
+from files, latest_snapshot
+where files.delivery_seq < latest_snapshot.delivery_seq
+""",
+        f"""
+create or replace macro {RAW_SCHEMA}.rows_in_force(k) as table
+select r.*
+from query_table('{RAW_SCHEMA}.' || k) r
+anti join {RAW_SCHEMA}.files_out_of_force(k) f
+    on f.file_sha256 = r._file_sha256
+anti join {RAW_SCHEMA}.superseded_rows s
+    on s.file_sha256 = r._file_sha256 and s.source_row = r._source_row
+""",
+    ]
+
 
 NIGHT_FILE_STATES = ("loaded", "loaded_with_quarantine", "rejected", "already_loaded", "ignored")
 
@@ -136,8 +200,11 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LEDGER_DDL)
     con.execute(NIGHT_FILES_DDL)
     con.execute(ROW_WARNINGS_DDL)
+    con.execute(SUPERSEDED_ROWS_DDL)
     for table, column, ddl in ADDED_COLUMNS:
         con.execute(f"alter table {RAW_SCHEMA}.{table} add column if not exists {column} {ddl}")
+    for macro in in_force_macros():
+        con.execute(macro)
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> None:

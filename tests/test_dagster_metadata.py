@@ -11,6 +11,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.metadata import IDENTIFYING_COLUMNS
+from pipelines.defs.publish_assets import publication_tables
 from pipelines.defs.rules_assets import rules_models
 from pipelines.descriptions import load_descriptions
 from tests.builders import write_raw
@@ -25,14 +26,15 @@ def materialized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dg.Asset
     with duckdb.connect(str(path)) as con:
         write_raw(con, scenarios().frames())
     result = dg.materialize(
-        [rules_models],
+        [rules_models, publication_tables],
         partition_key=date(2026, 6, 30).isoformat(),
         resources={"duckdb": DuckDBResource(database=str(path))},
     )
     assert result.success
     return {
         m.asset_key.to_user_string(): m
-        for m in result.asset_materializations_for_node("rules_models")
+        for node in ("rules_models", "publication_tables")
+        for m in result.asset_materializations_for_node(node)
     }
 
 
@@ -40,7 +42,8 @@ def test_every_model_has_row_count_and_column_schema(materialized) -> None:
     assert "marts/fct_member_months" in materialized and len(materialized) > 15
     for key, mat in materialized.items():
         assert isinstance(mat.metadata["dagster/row_count"].value, int), key
-        assert mat.metadata["dagster/table_name"].value == key.replace("/", "."), key
+        table = "publish.pub_candidates" if key == "publication_tables" else key.replace("/", ".")
+        assert mat.metadata["dagster/table_name"].value == table, key
         assert mat.metadata["dagster/column_schema"].value.columns, key
 
 
@@ -62,9 +65,19 @@ def test_marts_have_a_preview_without_member_identifiers(materialized) -> None:
     assert lines[0].startswith("| as_of | month_start | month_end | county |")
     assert len(lines) == 2 + 5
     for key, mat in materialized.items():
-        if not key.startswith("marts/"):
+        if not key.startswith("marts/") and key != "publication_tables":
             assert "preview" not in mat.metadata, key
             continue
         header = mat.metadata["preview"].value.splitlines()[0]
         assert not set(header.strip("| ").split(" | ")) & IDENTIFYING_COLUMNS, key
         assert not any(member in mat.metadata["preview"].value for member in MEMBERS), key
+
+
+def test_the_published_list_shows_in_the_catalog(materialized) -> None:
+    mat = materialized["publication_tables"]
+    assert mat.metadata["dagster/row_count"].value == 3
+    assert mat.metadata["candidates_new"].value == 3
+    columns = {c.name: c.description for c in mat.metadata["dagster/column_schema"].value.columns}
+    assert columns["change_status"].startswith("new (never on an earlier list)")
+    preview = mat.metadata["preview"].value
+    assert "| as_of | tier | reason |" in preview and "member_id" not in preview

@@ -107,10 +107,19 @@ def test_several_bad_columns_are_one_quarantined_row(tmp_path, landing):
     assert reconcile(con) == []
 
 
-def test_duplicate_key_in_a_file_and_across_files_first_wins(tmp_path, landing):
+def test_a_repeated_key_in_a_file_is_quarantined_across_files_the_later_corrects(tmp_path, landing):
+    """In one file a key with two contents is ambiguous: the first stands, the repeat is
+    quarantined; an identical repeat is a duplicate (not an error). A later file (the next
+    in the delivery, by name) re-delivering a key corrects it: the earlier row is kept in raw
+    but superseded (raw.superseded_rows), and staging reads the later one."""
     write_csv(
         landing / "medical_claims_1.csv",
-        [claim(paid_amount="1"), claim(claim_line_number="2"), claim(paid_amount="3")],
+        [
+            claim(paid_amount="1"),
+            claim(claim_line_number="2"),
+            claim(paid_amount="3"),
+            claim(claim_line_number="2"),
+        ],
     )
     write_csv(
         landing / "medical_claims_2.csv",
@@ -119,14 +128,27 @@ def test_duplicate_key_in_a_file_and_across_files_first_wins(tmp_path, landing):
     con, report = ingest(tmp_path / "w.duckdb", landing)
     assert quarantine(con) == [
         ("medical_claims_1.csv", 3, "claim_id,claim_line_number", "C1|1", "duplicate_key"),
-        ("medical_claims_2.csv", 2, "claim_id,claim_line_number", "C1|01", "duplicate_key"),
     ]
-    kept = con.execute(
-        "select claim_id, claim_line_number, paid_amount::varchar from raw.medical_claims "
-        "order by all"
+    assert con.execute(
+        "select source_file, source_row, by_source_file, by_source_row, reason "
+        "from raw.superseded_rows order by all"
+    ).fetchall() == [
+        ("medical_claims_1.csv", 1, "medical_claims_2.csv", 2, "correction"),
+        ("medical_claims_1.csv", 4, "medical_claims_1.csv", 2, "duplicate"),
+    ]
+    in_force = con.execute(
+        "select claim_id, claim_line_number, paid_amount::varchar, _source_file "
+        "from raw.rows_in_force('medical_claims') order by all"
     ).fetchall()
-    assert kept == [("C1", 1, "1.00"), ("C1", 2, "125.50"), ("C9", 1, "125.50")]
-    assert [(f.rows_loaded, f.rows_quarantined) for f in report.files] == [(2, 1), (1, 1)]
+    assert in_force == [
+        ("C1", 1, "4.00", "medical_claims_2.csv"),
+        ("C1", 2, "125.50", "medical_claims_1.csv"),
+        ("C9", 1, "125.50", "medical_claims_2.csv"),
+    ]
+    assert [
+        (f.rows_loaded, f.rows_quarantined, f.rows_superseded, f.rows_duplicate)
+        for f in report.files
+    ] == [(3, 1, 0, 1), (2, 0, 1, 0)]
     assert reconcile(con) == []
 
 

@@ -78,8 +78,8 @@ def test_list_rows_say_why_in_words(listed):
         "the threshold at 21 and over is 5; Monitoring: declined care management on 2026-05-02",
         "UNREACHABLE": "3 ED visits in the 12 months to 2026-06-30; the threshold under 21 "
         "is 3; Monitoring: could not be reached (recorded 2026-04-15)",
-        "LOW": "1 ED visit (none avoidable) in the 12 months to 2026-06-30; below the "
-        "Moderate level",
+        "LOW": "1 ED visit (none avoidable) in the 12 months to 2026-06-30; in any 6 months at "
+        "most 0 avoidable ED visits and 0 unplanned stays, below the Moderate level",
     }
 
 
@@ -145,7 +145,8 @@ def test_reason_quotes_the_configured_thresholds(tmp_path):
     )
     # Every ED visit counts: LOW's one visit is an adult ED visit, still far from 5 - 2.
     assert rows["LOW"]["reason"] == (
-        "1 ED visit in the 12 months to 2026-06-30; below the Moderate level"
+        "1 ED visit in the 12 months to 2026-06-30; in any 6 months at most 1 ED visit and 0 "
+        "unplanned stays, below the Moderate level"
     )
     # Margin 2: ED visits would be named from 5 - 2 = 3 on; ADULT_STAYS has none.
     assert rows["ADULT_STAYS"]["reason"].startswith("3 unplanned hospital or short-term SNF stays")
@@ -225,6 +226,7 @@ def test_every_list_is_published_as_parquet_and_an_equal_csv(listed, tmp_path):
     listed.execute(
         "insert into history.published_candidates values ('2026-05-31', 'GONE', 'High', null)"
     )
+    listed.execute("insert into history.publications values ('2026-05-31', 'r0', now())")
     build_publication_tables(listed, AS_OF)
     pub = _publish(listed, tmp_path)
     reasons = listed.execute("select exclusion_reasons from publish.pub_exclusions").fetchall()
@@ -271,3 +273,22 @@ def test_a_column_without_a_meaning_is_not_published(listed, tmp_path):
 def test_readme_table_of_published_columns_is_current():
     readme = (ROOT / "README.md").read_text()
     assert replace_readme_table(readme) == readme, "run python -m pipelines.docs"
+
+
+def test_an_empty_previous_list_is_the_previous_list(tmp_path):
+    """A night that published no one is still the last publication: nobody continues from
+    the night before it, and nobody is dropped twice."""
+    con = build(_members(), tmp_path / "w.duckdb")
+    build_publication_tables(con, AS_OF)
+    record_history(con, AS_OF, "run-1")
+    empty = date(2026, 7, 1)
+    con.execute(
+        "insert into history.publications values (?, 'run-empty', now()::timestamp)", [empty]
+    )
+    later = date(2026, 7, 2)
+    build_models(con, later, load_rules())
+    build_publication_tables(con, later)
+    rows = mart_rows(con, "publish.pub_candidates")
+    assert {r["change_status"] for r in rows.values()} == {"returning"}
+    assert con.execute("select count(*) from publish.pub_dropped").fetchone() == (0,)
+    con.close()

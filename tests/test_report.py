@@ -3,6 +3,7 @@ real publication tables, and a real nightly run on data/sample for the checks' n
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -194,3 +195,20 @@ def test_published_report_of_a_real_run(sample_run: Deployment):
         "Every listed member's counts match their evidence",
     ):
         assert re.search(re.escape(escape(check)) + r"</td><td[^>]*>passed", html), check
+
+
+def test_definitions_quote_other_settings(tmp_path):
+    defaults = load_rules()
+    rules = dataclasses.replace(
+        defaults,
+        adult=dataclasses.replace(defaults.adult, ed_measure="all", unplanned_stays=4),
+        child=dataclasses.replace(defaults.child, ed_visits=4),
+        moderate_margin=2,
+    )
+    con = build(_members(), tmp_path / "w.duckdb", rules=rules)
+    build_publication_tables(con, AS_OF, rules)
+    html = render_report(con, as_of=AS_OF, run_id="r", rules=rules)
+    assert "5+ ED visits or 4+ unplanned hospital" in html
+    assert "under 21, 4+ ED visits" in html
+    assert "2 event(s) short of a threshold" in html
+    con.close()

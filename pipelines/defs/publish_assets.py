@@ -13,8 +13,10 @@ from dagster_duckdb import DuckDBResource
 from pipelines.accounting import night_accounting
 from pipelines.config import load_gates, load_rules
 from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
+from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import as_of_partitions, partitioned_check
 from pipelines.defs.resources import PipelineSettings
+from pipelines.descriptions import apply_descriptions
 from pipelines.faults import failpoint
 from pipelines.gates import TierOverride, record_gates
 from pipelines.gates import tier_change_gate as tier_change_gate_of
@@ -53,6 +55,9 @@ def publication_tables(
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as con:
         build_publication_tables(con, _as_of(context))
+        apply_descriptions(con)  # the catalog's column schema shows them
+        listed = con.execute("select count(*) from publish.pub_candidates").fetchall()[0][0]
+        catalog = table_metadata(con, "publish.pub_candidates", listed, preview=True)
         counts = dict(
             con.execute(
                 "select change_status, count(*) from publish.pub_candidates group by all"
@@ -60,7 +65,11 @@ def publication_tables(
         )
         dropped = con.execute("select count(*) from publish.pub_dropped").fetchall()[0][0]
     return dg.MaterializeResult(
-        metadata={**{f"candidates_{k}": v for k, v in sorted(counts.items())}, "dropped": dropped}
+        metadata={
+            **catalog,
+            **{f"candidates_{k}": v for k, v in sorted(counts.items())},
+            "dropped": dropped,
+        }
     )
 
 

@@ -29,6 +29,8 @@ NIGHT_FILE_COLUMNS = (
     "rows_loaded",
     "rows_quarantined",
     "rows_warned",
+    "rows_superseded",
+    "rows_duplicate",
     "recorded_at",
 )
 
@@ -117,6 +119,10 @@ def record(
     rows_loaded: int,
     rows_quarantined: int,
     rows_warned: int = 0,
+    delivery_seq: int = 0,
+    incremental: bool = False,
+    rows_superseded: int = 0,
+    rows_duplicate: int = 0,
 ) -> None:
     values = {
         "file_sha256": sha256,
@@ -130,12 +136,24 @@ def record(
         "rows_quarantined": rows_quarantined,
         "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "rows_warned": rows_warned,
+        "delivery_seq": delivery_seq,
+        "incremental": incremental,
+        "rows_superseded": rows_superseded,
+        "rows_duplicate": rows_duplicate,
     }
     con.execute(
         f"insert into {RAW_SCHEMA}.load_ledger ({', '.join(values)}) "
         f"values ({', '.join('?' for _ in values)})",
         list(values.values()),
     )
+
+
+def next_delivery_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The delivery number of this ingest run: the files it loads are one delivery (a
+    snapshot kind's files of one delivery form one snapshot)."""
+    return con.execute(
+        f"select coalesce(max(delivery_seq), 0) + 1 from {RAW_SCHEMA}.load_ledger"
+    ).fetchone()[0]
 
 
 def record_warnings(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import FileKind
+from pipelines.contract import FileKind, is_incremental
 from pipelines.faults import failpoint
 from pipelines.ingest import ledger
 from pipelines.ingest.fastpath import clean_sql, extra_sql, fast_values
@@ -94,6 +94,7 @@ def ingest_landing(
     configure(con, settings)
     create_raw_schema(con)
     files, refused = discover(Path(landing_dir))
+    delivery_seq = ledger.next_delivery_seq(con)
     report = IngestReport(refused=refused)
     for e in refused:
         (log.info if e.state == "ignored" else log.warning)("%s (%s)", e.message, e.reason)
@@ -114,7 +115,9 @@ def ingest_landing(
                 )
                 report.skipped.append(SkippedFile(lf.name, sha, first, kind, status, error, reason))
                 continue
-            result = load_file(con, lf, seen, Path(stage_dir), settings.fast_path, before_commit)
+            result = load_file(
+                con, lf, seen, Path(stage_dir), settings.fast_path, before_commit, delivery_seq
+            )
             if result.status == "loaded" and settings.run_quality:
                 result = _with_quality(con, result, lf.kind, settings)
             log.info(
@@ -139,6 +142,7 @@ def load_file(
     stage_dir: Path,
     fast_path: bool = True,
     before_commit: BeforeCommit | None = None,
+    delivery_seq: int = 0,
 ) -> FileResult:
     started = time.perf_counter()
     sha = seen.sha256
@@ -149,7 +153,7 @@ def load_file(
         con.begin()
         try:
             with _insertion_order_free(con):
-                read, loaded, quarantined, warned = _load_staged(con, lf, sha, source, fast_path)
+                counts = _load_staged(con, lf, sha, source, fast_path, delivery_seq)
             if before_commit is not None:
                 before_commit(lf.path)
             failpoint("ingest.file_loaded")
@@ -173,19 +177,17 @@ def load_file(
         if source is not None:
             for statement in source.cleanup:
                 con.execute(statement)
-            for table in ("ingest_slow", "ingest_checked", "ingest_dup", "ingest_dup_hash"):
+            for table in (
+                "ingest_slow",
+                "ingest_checked",
+                "ingest_dup",
+                "ingest_dup_hash",
+                "ingest_same",
+            ):
                 con.execute(f"drop table if exists {table}")
             if source.staged_file is not None:
                 source.staged_file.unlink(missing_ok=True)
-    return FileResult(
-        **base,
-        status="loaded",
-        rows_read=read,
-        rows_loaded=loaded,
-        rows_quarantined=quarantined,
-        rows_warned=warned,
-        seconds=_since(started),
-    )
+    return FileResult(**base, status="loaded", seconds=_since(started), **counts)
 
 
 def _raise_if_changed(lf: LandingFile, seen: Snapshot) -> None:
@@ -301,7 +303,9 @@ def _load_staged(
     sha: str,
     source: StagedSource,
     fast_path: bool,
-) -> tuple[int, int, int, int]:
+    delivery_seq: int,
+) -> dict[str, int]:
+    """Load the staged rows; returns the file's counts (FileResult's rows_* fields)."""
     kind = lf.kind
     raw = f"{RAW_SCHEMA}.{kind.name}"
     lineage = f"{literal(sha)}, {literal(lf.name)}, {literal(kind.name)}"
@@ -345,7 +349,7 @@ def _load_staged(
 
     # 4. Duplicated keys, found on the typed rows just inserted, moved from raw to
     # quarantine with the row as the file delivered it.
-    n_dup = _find_duplicates(con, kind, raw, sha)
+    n_dup, _ = _find_duplicates(con, kind, raw, sha)
     if n_dup:
         dup_rows = f"(select s.* from {source.sql} s semi join ingest_dup d on s._row = d._row)"
         checked = checked_sql(kind, dup_rows, source.columns, source.extras, source.header_order)
@@ -372,6 +376,7 @@ def _load_staged(
         )
     quarantined = n_bad + n_dup + len(source.rejected_lines)
     warned = ledger.record_warnings(con, kind, sha, lf.name)
+    corrected, duplicates = _supersede(con, lf, sha, delivery_seq)
     if source.rows != loaded + quarantined:
         raise duckdb.InvalidInputException(
             f"rows read {source.rows} != loaded {loaded} + quarantined {quarantined}"
@@ -388,8 +393,19 @@ def _load_staged(
         rows_loaded=loaded,
         rows_quarantined=quarantined,
         rows_warned=warned,
+        delivery_seq=delivery_seq,
+        incremental=is_incremental(kind, lf.name),
+        rows_superseded=corrected,
+        rows_duplicate=duplicates,
     )
-    return source.rows, loaded, quarantined, warned
+    return {
+        "rows_read": source.rows,
+        "rows_loaded": loaded,
+        "rows_quarantined": quarantined,
+        "rows_warned": warned,
+        "rows_superseded": corrected,
+        "rows_duplicate": duplicates,
+    }
 
 
 def _unpivot_bad(kind: FileKind, lineage: str) -> str:
@@ -403,47 +419,130 @@ def _unpivot_bad(kind: FileKind, lineage: str) -> str:
     return "\nunion all\n".join(parts)
 
 
-def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, raw: str, sha: str) -> int:
-    """This file's loaded rows whose key an earlier row holds: in this file, or another file.
+def _find_duplicates(
+    con: duckdb.DuckDBPyConnection, kind: FileKind, raw: str, sha: str
+) -> tuple[int, int]:
+    """Rows of this file that repeat a key an earlier row of the same file holds.
 
-    The first occurrence wins: files load in name order and, within a file, the lowest row
-    keeps the key. Within the file, a grouped count of a 64-bit hash of the key (cheap to
-    hash and group, unlike the key's text) finds the few candidate keys; only their rows are
-    compared on the key itself. Across files, earlier files' rows are only read within this
-    file's range of the first key column, which lets DuckDB skip their other row groups.
+    The first occurrence stands. A repeat with different content is ambiguous (two versions
+    in one delivery): it goes to `ingest_dup` and is quarantined (duplicate_key). A repeat with
+    identical content goes to `ingest_same` and is recorded as a superseded duplicate (it
+    stays in raw, not in force). A grouped count of a 64-bit hash of the key (cheap to hash
+    and group, unlike the key's text) finds the few candidate keys first.
+    Returns (conflicting, identical).
     """
     con.execute("create or replace temp table ingest_dup (_row bigint)")
+    con.execute("create or replace temp table ingest_same (_row bigint, first_row bigint)")
     if not kind.key:
-        return 0
+        return 0, 0
     keys = ", ".join(ident(k) for k in kind.key)
-    mine = f"(select {keys}, _source_row from {raw} where _file_sha256 = {literal(sha)})"
+    mine = f"(select * from {raw} where _file_sha256 = {literal(sha)})"
     con.execute(
         f"create or replace temp table ingest_dup_hash as select hash({keys}) as h "
         f"from {mine} group by h having count(*) > 1"
     )
-    if con.execute("select exists (select 1 from ingest_dup_hash)").fetchone()[0]:
-        candidates = f"(select * from {mine} where hash({keys}) in (select h from ingest_dup_hash))"
-        con.execute(
-            f"insert into ingest_dup select m._source_row from {candidates} m join ("
-            f"select {keys}, min(_source_row) as first_row from {candidates} "
-            f"group by all) r using ({keys}) where m._source_row <> r.first_row"
-        )
+    if not con.execute("select exists (select 1 from ingest_dup_hash)").fetchone()[0]:
+        return 0, 0
+    con.execute(
+        "create or replace temp table ingest_dup_rows as "
+        f"select * from {mine} where hash({keys}) in (select h from ingest_dup_hash)"
+    )
+    same = _same_content(kind, "m", "f")
+    con.execute(
+        "create or replace temp table ingest_dup_pairs as "
+        f"select m._source_row as _row, f._source_row as first_row, {same} as identical "
+        f"from ingest_dup_rows m join (select {keys}, min(_source_row) as first_row "
+        f"from ingest_dup_rows group by all) r using ({keys}) "
+        "join ingest_dup_rows f on f._source_row = r.first_row "
+        "where m._source_row <> r.first_row"
+    )
+    con.execute("insert into ingest_dup select _row from ingest_dup_pairs where not identical")
+    con.execute(
+        "insert into ingest_same select _row, first_row from ingest_dup_pairs where identical"
+    )
+    con.execute("drop table if exists ingest_dup_rows")
+    con.execute("drop table if exists ingest_dup_pairs")
+    return (
+        con.execute("select count(*) from ingest_dup").fetchone()[0],
+        con.execute("select count(*) from ingest_same").fetchone()[0],
+    )
+
+
+def _same_content(kind: FileKind, a: str, b: str) -> str:
+    """SQL: rows `a` and `b` carry the same value in every contract column (nulls equal)."""
+    return " and ".join(
+        f"{a}.{ident(c.name)} is not distinct from {b}.{ident(c.name)}" for c in kind.columns
+    )
+
+
+def _key_text(kind: FileKind, alias: str) -> str:
+    return "concat_ws('|', " + ", ".join(f"{alias}.{ident(k)}" for k in kind.key) + ")"
+
+
+def _supersede(
+    con: duckdb.DuckDBPyConnection, lf: LandingFile, sha: str, delivery_seq: int
+) -> tuple[int, int]:
+    """Record in raw.superseded_rows the rows no longer in force because of this file.
+
+    A repeat within the file with identical content (`ingest_same`) is a duplicate of the
+    first. A key that an earlier delivery holds in force is re-delivered: the later delivery
+    wins, and the earlier row is a `correction` when the content differs, a `duplicate` when
+    identical. Earlier deliveries are matched for an accumulating kind (claims) and for an
+    incremental snapshot file; a full snapshot replaces the previous delivery whole (see
+    raw.files_in_force), so it is matched only against files of its own delivery. Earlier
+    rows are only read within this file's range of the first key column, which lets DuckDB
+    skip their other row groups. Returns (corrections, duplicates).
+    """
+    kind = lf.kind
+    raw = f"{RAW_SCHEMA}.{kind.name}"
+    now = literal(dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "))
+    by = f"{literal(sha)}, {literal(lf.name)}"
+    con.execute(
+        f"insert into {RAW_SCHEMA}.superseded_rows select {literal(kind.name)}, "
+        f"m._file_sha256, m._source_file, m._source_row, {_key_text(kind, 'm')}, {by}, "
+        f"s.first_row, 'duplicate', {now}::timestamp "
+        f"from {raw} m join ingest_same s on m._source_row = s._row "
+        f"where m._file_sha256 = {literal(sha)}"
+    )
+    if not kind.key:
+        return 0, 0
     first = ident(kind.key[0])
+    mine = (
+        f"(select * from {raw} where _file_sha256 = {literal(sha)} "
+        "and _source_row not in (select _row from ingest_same) "
+        "and _source_row not in (select _row from ingest_dup))"
+    )
     lo, hi = con.execute(f"select min({first}), max({first}) from {mine}").fetchone()
     if lo is None:
-        return con.execute("select count(*) from ingest_dup").fetchone()[0]
-    others = (
-        f"(select {keys} from {raw} where {first} between ? and ? "
-        f"and _file_sha256 <> {literal(sha)})"
+        return 0, 0
+    if kind.snapshot and not is_incremental(kind, lf.name):
+        same_delivery = (
+            f"semi join (select file_sha256 from {RAW_SCHEMA}.load_ledger "
+            f"where kind = {literal(kind.name)} and delivery_seq = {int(delivery_seq)}) d "
+            "on d.file_sha256 = o._file_sha256"
+        )
+    else:
+        same_delivery = ""
+    earlier = (
+        f"(select o.* from {RAW_SCHEMA}.rows_in_force({literal(kind.name)}) o {same_delivery} "
+        f"where o.{first} between $lo and $hi and o._file_sha256 <> {literal(sha)})"
     )
     on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
     con.execute(
-        f"insert into ingest_dup select m._source_row from {mine} m "
-        f"semi join {others} o on {on} "
-        "where m._source_row not in (select _row from ingest_dup)",
-        [lo, hi],
+        f"insert into {RAW_SCHEMA}.superseded_rows select {literal(kind.name)}, "
+        f"o._file_sha256, o._source_file, o._source_row, {_key_text(kind, 'o')}, {by}, "
+        f"m._source_row, case when {_same_content(kind, 'm', 'o')} then 'duplicate' "
+        f"else 'correction' end, {now}::timestamp "
+        f"from {mine} m join {earlier} o on {on}",
+        {"lo": lo, "hi": hi},
     )
-    return con.execute("select count(*) from ingest_dup").fetchone()[0]
+    corrections, duplicates = con.execute(
+        "select count(*) filter (where reason = 'correction'), "
+        "count(*) filter (where reason = 'duplicate') "
+        f"from {RAW_SCHEMA}.superseded_rows where by_file_sha256 = ?",
+        [sha],
+    ).fetchone()
+    return corrections, duplicates
 
 
 def _with_quality(

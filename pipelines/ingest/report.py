@@ -44,6 +44,8 @@ class FileResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     rows_warned: int = 0  # loaded rows with a data-quality warning (raw.row_warnings)
+    rows_superseded: int = 0  # earlier rows this file corrected (raw.superseded_rows)
+    rows_duplicate: int = 0  # rows repeating a row already in force, identical
     error: str | None = None
     seconds: float = 0.0
     quality: QualitySummary | None = None
@@ -96,8 +98,8 @@ class IngestReport:
 
     def night_rows(self) -> list[tuple]:
         """(entry_name, sha256, kind, state, reason, message, read, loaded, quarantined,
-        warned) for every entry of the landing folder: the rows of raw.night_files for one
-        run."""
+        warned, superseded, duplicate) for every entry of the landing folder: the rows of
+        raw.night_files for one run."""
         rows: list[tuple] = []
         for f in self.files:
             if f.status == "rejected":
@@ -117,18 +119,24 @@ class IngestReport:
                     f.rows_loaded,
                     f.rows_quarantined,
                     f.rows_warned,
+                    f.rows_superseded,
+                    f.rows_duplicate,
                 )
             )
         for s in self.skipped:
             if s.status == "rejected":
                 message = f"{s.name}: still rejected (same bytes as {s.first_loaded_as}): {s.error}"
                 reason = s.reason or "rejected"
-                rows.append((s.name, s.sha256, s.kind, "rejected", reason, message, 0, 0, 0, 0))
+                rows.append(
+                    (s.name, s.sha256, s.kind, "rejected", reason, message, 0, 0, 0, 0, 0, 0)
+                )
             else:
                 message = f"{s.name}: same bytes as {s.first_loaded_as}, already loaded"
-                rows.append((s.name, s.sha256, s.kind, "already_loaded", None, message, 0, 0, 0, 0))
+                rows.append(
+                    (s.name, s.sha256, s.kind, "already_loaded", None, message, 0, 0, 0, 0, 0, 0)
+                )
         for e in self.refused:
-            rows.append((e.name, None, e.kind, e.state, e.reason, e.message, 0, 0, 0, 0))
+            rows.append((e.name, None, e.kind, e.state, e.reason, e.message, 0, 0, 0, 0, 0, 0))
         return rows
 
     def to_markdown(self) -> str:

@@ -40,6 +40,7 @@ from pipelines.rules.models import (
     materialize,
     prepare,
 )
+from pipelines.warehouse import in_force_macros
 
 # Built inside each bucket; the marts are built once, by the merge.
 BUCKET_LAYERS = ("staging", "intermediate")
@@ -132,6 +133,11 @@ def attach_bucket_raw(con: duckdb.DuckDBPyConnection, work: Path, bucket: int, b
             f"create or replace view raw.{kind} as "
             f"select * from wh.raw.{kind} where {mine} = {bucket}{chained}"
         )
+    # What is in force (snapshots, superseded rows) is decided by the warehouse's ledger.
+    for table in ("load_ledger", "superseded_rows"):
+        con.execute(f"create or replace view raw.{table} as select * from wh.raw.{table}")
+    for macro in in_force_macros():
+        con.execute(macro)
     return con.execute(f"select count(*) from {CHAINED_TABLE}").fetchall()[0][0]
 
 

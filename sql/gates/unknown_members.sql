@@ -1,15 +1,16 @@
 -- Gate input: claim lines whose member has no eligibility row, per claims file. Such lines
 -- cannot be attributed to an enrolled member; a few are normal (retro-terminations, a late
 -- eligibility file), many mean the eligibility extract is incomplete or from another plan.
--- Counts only: the members themselves are not named.
+-- Counts only: the members themselves are not named. Rows in force only (raw.rows_in_force):
+-- the eligibility snapshot in force, claim lines not superseded by a later delivery.
 with
 
 members as (
-    select distinct member_id from raw.eligibility
+    select distinct member_id from raw.rows_in_force('eligibility')
 ),
 
 claim_lines as (
-    select _source_file, member_id from raw.medical_claims
+    select _source_file, member_id from raw.rows_in_force('medical_claims')
 ),
 
 final as (

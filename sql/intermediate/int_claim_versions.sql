@@ -5,7 +5,9 @@
 -- number of corrections rather than the number of claims.
 -- * A claim with frequency 7 (replacement) or 8 (void) names in original_claim_id the claim it
 --   replaces or voids; chains are followed to the root (a root that was never loaded is still
---   the family's root). Chains longer than 64 links (or cycles) stop at 64.
+--   the family's root). Chains longer than 64 links stop at 64. Replacement cycles (A
+--   replaces B and B replaces A) are one family rooted at the cycle's smallest claim_id
+--   (with any claim the cycle replaces), so only its latest version counts.
 -- * The family's latest version has the latest paid_date (missing paid dates sort first);
 --   ties: void over replacement over original, then the larger claim_id.
 -- * A family whose latest version is a void is removed; otherwise only the latest version's
@@ -63,12 +65,25 @@ ancestry as (
         inner join links
             on links.claim_id = walk.ancestor_id
         where walk.depth < 64
+    ),
+
+    -- In a cycle (A replaces B, B replaces A) a claim is its own ancestor and the deepest
+    -- ancestor depends on where the walk stopped: the smallest claim_id of the cycle is the
+    -- root instead, the same for the cycle's claims and for any claim replacing one of them.
+    cyclic as (
+        select distinct claim_id from walk where ancestor_id = claim_id
     )
+
     select
-        claim_id,
-        arg_max(ancestor_id, depth) as family_root_id
+        walk.claim_id,
+        coalesce(
+            min(walk.ancestor_id) filter (where cyclic.claim_id is not null),
+            arg_max(walk.ancestor_id, walk.depth)
+        ) as family_root_id
     from walk
-    group by claim_id
+    left join cyclic
+        on cyclic.claim_id = walk.ancestor_id
+    group by walk.claim_id
 ),
 
 families as (

@@ -7,14 +7,16 @@
 --   2026-10-31; the threshold under 21 is 3". Adults' measures are counted in their best
 --   six-month window (its dates in the sentence); children's over the 12-month look-back.
 --   Low gives the 12-month ED visits (for adults, how many were avoidable: their rule counts
---   only those) and unplanned stays. Monitoring adds why and since when.
+--   only those) and unplanned stays, and for adults the most of each in any six months (what
+--   their rule measures). Monitoring adds why and since when.
 -- * monitoring_reason: declined (the member declined care management) or unreachable (could
 --   not be reached), from the latest care-management status; monitoring_since its date.
 -- * The best-window counts and dates only where the rule uses them: adults. Children's rule
 --   counts the 12 months, so their window columns are empty.
 -- * change_status compares with earlier publications:
 --     new        never on a list published for an earlier as-of date
---     continuing on the list of the previous publication (the latest earlier as-of date)
+--     continuing on the list of the previous publication (the latest earlier as-of date
+--                published, even when its list was empty)
 --     returning  on an earlier list, but not on the previous one
 with
 
@@ -39,7 +41,9 @@ previous as (
         member_id,
         tier
     from earlier
-    where as_of = (select max(as_of) from earlier)
+    where as_of = (
+        select max(as_of) from history.publications where as_of < getvariable('as_of')
+    )
 ),
 
 ever_listed as (
@@ -160,7 +164,17 @@ low as (
                 || case when candidates.stays_12m = 1 then '' else 's' end end
         )
         || ' in the ' || settings.lookback_months || ' months to ' || settings.as_of
-        || '; below the Moderate level' as sentence
+        || case
+            when candidates.age_group = 'adult' then '; in any ' || settings.period_months
+                || ' months at most '
+                || printf('%g', cast(candidates.best_window_ed_visits as double)) || ' '
+                || settings.adult_ed_noun
+                || case when candidates.best_window_ed_visits = 1 then '' else 's' end
+                || ' and ' || candidates.best_window_stays || ' unplanned stay'
+                || case when candidates.best_window_stays = 1 then '' else 's' end
+                || ', below the Moderate level'
+            else '; below the Moderate level'
+        end as sentence
     from candidates
     cross join settings
     where candidates.tier = 'Low'

@@ -1,11 +1,12 @@
 -- materialized: view
 -- stg_care_management_status
--- One row per member status (raw.care_management_status, optional landing file), renamed and
--- cast only: status lower-cased ('declined' or 'unreachable' per the contract).
+-- One row per member status of the snapshot in force (raw.rows_in_force, as eligibility;
+-- optional landing file), renamed and cast only: status lower-cased ('declined' or
+-- 'unreachable' per the contract).
 with
 
 source as (
-    select * from raw.care_management_status
+    select * from raw.rows_in_force('care_management_status')
 ),
 
 final as (

@@ -1,12 +1,14 @@
 -- materialized: view
 -- stg_eligibility
--- One row per enrollment span (raw.eligibility), renamed and cast only. Program flags that
+-- One row per enrollment span of the snapshot in force (raw.rows_in_force: the latest
+-- delivery's eligibility files, plus incremental files delivered with or after it, a
+-- repeated key replaced by the later delivery), renamed and cast only. Program flags that
 -- were left empty are false (the contract makes them optional: absent means not enrolled in
 -- the program).
 with
 
 source as (
-    select * from raw.eligibility
+    select * from raw.rows_in_force('eligibility')
 ),
 
 final as (

@@ -1,6 +1,8 @@
 -- materialized: view
 -- stg_medical_claims
--- One row per landed claim line (raw.medical_claims), renamed and cast only; no rows dropped.
+-- One row per claim line in force (raw.rows_in_force: a line re-delivered under the same
+-- claim_id and claim_line_number replaces the earlier delivery's, kept in raw as superseded),
+-- renamed and cast only; no other rows dropped.
 -- * Codes are trimmed and upper-cased; diagnosis and procedure codes lose any dot.
 -- * A missing claim_frequency_code is '1' (original), a missing service_to_date is the
 --   service_from_date: both are the landing contract's defaults.
@@ -20,7 +22,7 @@
 with
 
 raw_lines as (
-    select * from raw.medical_claims
+    select * from raw.rows_in_force('medical_claims')
 ),
 
 claim_diagnoses as (
