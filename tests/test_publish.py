@@ -226,6 +226,7 @@ def test_every_list_is_published_as_parquet_and_an_equal_csv(listed, tmp_path):
     listed.execute(
         "insert into history.published_candidates values ('2026-05-31', 'GONE', 'High', null)"
     )
+    listed.execute("insert into history.publications values ('2026-05-31', 'r0', now())")
     build_publication_tables(listed, AS_OF)
     pub = _publish(listed, tmp_path)
     reasons = listed.execute("select exclusion_reasons from publish.pub_exclusions").fetchall()
@@ -272,3 +273,22 @@ def test_a_column_without_a_meaning_is_not_published(listed, tmp_path):
 def test_readme_table_of_published_columns_is_current():
     readme = (ROOT / "README.md").read_text()
     assert replace_readme_table(readme) == readme, "run python -m pipelines.docs"
+
+
+def test_an_empty_previous_list_is_the_previous_list(tmp_path):
+    """A night that published no one is still the last publication: nobody continues from
+    the night before it, and nobody is dropped twice."""
+    con = build(_members(), tmp_path / "w.duckdb")
+    build_publication_tables(con, AS_OF)
+    record_history(con, AS_OF, "run-1")
+    empty = date(2026, 7, 1)
+    con.execute(
+        "insert into history.publications values (?, 'run-empty', now()::timestamp)", [empty]
+    )
+    later = date(2026, 7, 2)
+    build_models(con, later, load_rules())
+    build_publication_tables(con, later)
+    rows = mart_rows(con, "publish.pub_candidates")
+    assert {r["change_status"] for r in rows.values()} == {"returning"}
+    assert con.execute("select count(*) from publish.pub_dropped").fetchone() == (0,)
+    con.close()

@@ -15,7 +15,8 @@
 --   counts the 12 months, so their window columns are empty.
 -- * change_status compares with earlier publications:
 --     new        never on a list published for an earlier as-of date
---     continuing on the list of the previous publication (the latest earlier as-of date)
+--     continuing on the list of the previous publication (the latest earlier as-of date
+--                published, even when its list was empty)
 --     returning  on an earlier list, but not on the previous one
 with
 
@@ -40,7 +41,9 @@ previous as (
         member_id,
         tier
     from earlier
-    where as_of = (select max(as_of) from earlier)
+    where as_of = (
+        select max(as_of) from history.publications where as_of < getvariable('as_of')
+    )
 ),
 
 ever_listed as (

@@ -15,7 +15,9 @@ previous as (
         tier,
         criteria_met
     from earlier
-    where as_of = (select max(as_of) from earlier)
+    where as_of = (
+        select max(as_of) from history.publications where as_of < getvariable('as_of')
+    )
 ),
 
 exclusions as (
