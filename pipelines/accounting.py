@@ -12,22 +12,9 @@ import duckdb
 from pipelines.gates import NIGHT_GATES_DDL
 from pipelines.warehouse import NIGHT_FILE_STATES, RAW_SCHEMA
 
-_FILE_FIELDS = (
-    "entry_name",
-    "kind",
-    "state",
-    "reason",
-    "message",
-    "rows_read",
-    "rows_loaded",
-    "rows_quarantined",
-    "rows_warned",
-    "rows_superseded",
-    "rows_duplicate",
-)
-# Row counts summed over tonight's files (read = loaded + quarantined; warned rows are loaded
-# rows kept with a data-quality warning; superseded and duplicate say what corrections and
-# identical re-deliveries did).
+# Row counts per file, summed over tonight's files (read = loaded + quarantined; warned rows
+# are loaded rows kept with a data-quality warning; superseded and duplicate say what
+# corrections and identical re-deliveries did).
 _ROW_TOTALS = (
     "rows_read",
     "rows_loaded",
@@ -36,6 +23,7 @@ _ROW_TOTALS = (
     "rows_superseded",
     "rows_duplicate",
 )
+_FILE_FIELDS = ("entry_name", "kind", "state", "reason", "message", *_ROW_TOTALS)
 _GATE_FIELDS = ("gate", "subject", "passed", "figure", "threshold", "message", "override")
 
 
