@@ -12,16 +12,18 @@ import duckdb
 from pipelines.gates import NIGHT_GATES_DDL
 from pipelines.warehouse import NIGHT_FILE_STATES, RAW_SCHEMA
 
-_FILE_FIELDS = (
-    "entry_name",
-    "kind",
-    "state",
-    "reason",
-    "message",
+# Row counts per file, summed over tonight's files (read = loaded + quarantined; warned rows
+# are loaded rows kept with a data-quality warning; superseded and duplicate say what
+# corrections and identical re-deliveries did).
+_ROW_TOTALS = (
     "rows_read",
     "rows_loaded",
     "rows_quarantined",
+    "rows_warned",
+    "rows_superseded",
+    "rows_duplicate",
 )
+_FILE_FIELDS = ("entry_name", "kind", "state", "reason", "message", *_ROW_TOTALS)
 _GATE_FIELDS = ("gate", "subject", "passed", "figure", "threshold", "message", "override")
 
 
@@ -29,8 +31,9 @@ def night_accounting(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     """Tonight's accounting for run `run_id`, as plain JSON-ready values:
 
     files_by_state (every state, 0 when none), files (one dict per landing entry), rows_read /
-    rows_loaded / rows_quarantined (rows newly read tonight; bytes loaded on an earlier night
-    count there, not here), and gates (one dict per gate result recorded so far this run).
+    rows_loaded / rows_quarantined / rows_warned / rows_superseded / rows_duplicate (rows newly
+    read tonight; bytes loaded on an earlier night count there, not here), and gates (one dict
+    per gate result recorded so far this run).
     """
     con.execute(NIGHT_GATES_DDL)
     files = [
@@ -55,9 +58,7 @@ def night_accounting(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     return {
         "run_id": run_id,
         "files_by_state": by_state,
-        "rows_read": sum(f["rows_read"] or 0 for f in files),
-        "rows_loaded": sum(f["rows_loaded"] or 0 for f in files),
-        "rows_quarantined": sum(f["rows_quarantined"] or 0 for f in files),
+        **{total: sum(f[total] or 0 for f in files) for total in _ROW_TOTALS},
         "files": files,
         "gates": gates,
     }

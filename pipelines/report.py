@@ -271,11 +271,12 @@ def _accounting(
 ) -> str:
     night = night_accounting(con, landing_run_id)
     files = table(
-        ("file", "kind", "state", "rows read", "loaded", "quarantined", "note"),
+        ("file", "kind", "state", "rows read", "loaded", "quarantined", "warned",
+         "corrections", "note"),
         [
             (f["entry_name"], f["kind"] or "", human(FILE_STATES, f["state"]),
              f["rows_read"] or 0, f["rows_loaded"] or 0, f["rows_quarantined"] or 0,
-             f["message"] or "")
+             f["rows_warned"] or 0, f["rows_superseded"] or 0, f["message"] or "")
             for f in night["files"]
         ],
     )  # fmt: skip
@@ -298,7 +299,10 @@ def _accounting(
         "<h2>Tonight's accounting</h2>"
         f"<p>Tonight's figures only (not running totals): rows read "
         f"{night['rows_read']:,}, loaded {night['rows_loaded']:,}, quarantined "
-        f"{night['rows_quarantined']:,}. Files by state: "
+        f"{night['rows_quarantined']:,}; loaded with a data-quality warning "
+        f"{night['rows_warned']:,}; corrections that replaced an earlier row "
+        f"{night['rows_superseded']:,}; unchanged re-deliveries {night['rows_duplicate']:,}. "
+        "Files by state: "
         + ", ".join(f"{n} {human(FILE_STATES, s)}" for s, n in night["files_by_state"].items() if n)
         + ".</p>"
         + (

@@ -43,11 +43,12 @@ def two_nights(tmp_path_factory):
     build_publication_tables(con, NIGHT_2)
     con.execute(
         "insert into raw.night_files (as_of, run_id, entry_name, file_sha256, kind, state, "
-        "reason, message, rows_read, rows_loaded, rows_quarantined, recorded_at) values "
+        "reason, message, rows_read, rows_loaded, rows_quarantined, recorded_at, rows_warned) "
+        "values "
         "(?, 'land-2', 'medical_claims_0815.csv', 'abc', 'medical_claims', "
-        "'loaded_with_quarantine', null, null, 10, 9, 1, now()::timestamp), "
+        "'loaded_with_quarantine', null, null, 10, 9, 1, now()::timestamp, 2), "
         "(?, 'land-2', 'notes.txt', null, null, 'ignored', 'not_a_landing_file', "
-        "'notes.txt: not a landing file name or format', 0, 0, 0, now()::timestamp)",
+        "'notes.txt: not a landing file name or format', 0, 0, 0, now()::timestamp, 0)",
         [NIGHT_2, NIGHT_2],
     )
     con.execute(
@@ -137,7 +138,7 @@ def test_exclusions_rates_and_freshness_figures(two_nights):
 
 def test_tonights_accounting_with_human_names(two_nights):
     con, html = two_nights
-    assert "rows read 10, loaded 9, quarantined 1" in html
+    assert "rows read 10, loaded 9, quarantined 1; loaded with a data-quality warning 2" in html
     assert _rows(con, "quarantine_tonight") == [("medical_claims_0815.csv", "bad_date", 1)]
     assert "Quarantined rows within the limit, per file" in html
     assert "quarantine_within_limit" not in html
