@@ -284,11 +284,13 @@ def test_malformed_records_and_parser_rejects_together_keep_their_rows(tmp_path,
 
 
 def test_parquet_rows_are_counted_from_the_footer(tmp_path, landing):
-    from pipelines.ingest.records import parquet_rows
+    from pipelines.ingest.records import count_records
 
     table = pa.table({k: pa.array([v] * 7) for k, v in claim().items()})
     path = write_parquet(landing / "medical_claims_p.parquet", table)
-    assert parquet_rows(path) == 7
+    assert count_records(path, "parquet") == 7
+    con, report = ingest(tmp_path / "w.duckdb", landing)
+    assert (report.files[0].rows_read, report.files[0].rows_loaded) == (7, 7)
 
 
 # Row rules and real-world tolerance (issue 8 items 3 and 4).
