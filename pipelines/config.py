@@ -18,11 +18,23 @@ class Windows:
     period_months: int
 
 
+ED_MEASURES = ("dhcs", "nyu", "all")
+NYU_METHODS = ("threshold", "fractional")
+
+
 @dataclass(frozen=True)
 class AdultRule:
     ed_visits: int
     unplanned_stays: int
-    ed_measure: Literal["avoidable", "all"]
+    ed_measure: Literal["dhcs", "nyu", "all"]
+    nyu_method: Literal["threshold", "fractional"] = "threshold"
+    nyu_threshold: float = 0.5
+
+    @property
+    def avoidable_method(self) -> str:
+        """How a visit's avoidable weight is decided: dhcs, nyu_threshold or nyu_fractional
+        (with ed_measure `all` the avoidable counts stay on the DHCS list)."""
+        return f"nyu_{self.nyu_method}" if self.ed_measure == "nyu" else "dhcs"
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,8 @@ class RuleConfig:
             "adult_ed_visits": self.adult.ed_visits,
             "adult_unplanned_stays": self.adult.unplanned_stays,
             "adult_ed_measure": self.adult.ed_measure,
+            "avoidable_method": self.adult.avoidable_method,
+            "nyu_threshold": self.adult.nyu_threshold,
             "child_ed_visits": self.child.ed_visits,
             "child_unplanned_stays": self.child.unplanned_stays,
             "short_term_snf_days": self.stays.short_term_snf_days,
@@ -69,8 +83,22 @@ class RuleConfig:
 
 def parse_rules(raw: dict) -> RuleConfig:
     adult = AdultRule(**raw["adult"])
-    if adult.ed_measure not in ("avoidable", "all"):
-        raise ValueError(f"adult.ed_measure must be 'avoidable' or 'all', got {adult.ed_measure!r}")
+    if adult.ed_measure == "avoidable":
+        raise ValueError(
+            "adult.ed_measure = 'avoidable' (rules before 2026.12.1, a curated list) is gone:"
+            " use 'dhcs' (the DHCS Statewide Avoidable ED Diagnoses list, the same intent),"
+            " 'nyu' (with nyu_method) or 'all'"
+        )
+    if adult.ed_measure not in ED_MEASURES:
+        raise ValueError(
+            f"adult.ed_measure must be one of {', '.join(ED_MEASURES)}, got {adult.ed_measure!r}"
+        )
+    if adult.nyu_method not in NYU_METHODS:
+        raise ValueError(
+            f"adult.nyu_method must be one of {', '.join(NYU_METHODS)}, got {adult.nyu_method!r}"
+        )
+    if not 0 <= adult.nyu_threshold < 1:
+        raise ValueError(f"adult.nyu_threshold must be in [0, 1), got {adult.nyu_threshold}")
     return RuleConfig(
         version=raw["version"],
         windows=Windows(**raw["windows"]),

@@ -99,6 +99,11 @@ _DIAGNOSES = tuple(
     Column(f"diagnosis_code_{i}", "string", normalize="icd", notes="ICD-10-CM")
     for i in range(2, 13)
 )
+# Secondary procedures: the CMS Planned Readmission Algorithm looks at every procedure.
+_PROCEDURES = tuple(
+    Column(f"procedure_code_{i}", "string", normalize="icd", notes="ICD-10-PCS")
+    for i in range(2, 26)
+)
 
 MEDICAL_CLAIMS = FileKind(
     name="medical_claims",
@@ -185,6 +190,7 @@ MEDICAL_CLAIMS = FileKind(
         ),
         *_DIAGNOSES,
         Column("principal_procedure_code", "string", normalize="icd", notes="ICD-10-PCS"),
+        *_PROCEDURES,
         Column("facility_npi", "string", length=10, digits_only=True),
         Column("rendering_npi", "string", length=10, digits_only=True),
         Column("paid_date", "date", notes="orders claim versions"),

@@ -60,8 +60,9 @@ CANDIDATES = PublishedFile(
         "ed_visits_6m": "ED visits in the 6 months to the as-of date (a visit folded into a "
         "hospital admission is not counted here).",
         "ed_visits_12m": "ED visits in the 12 months to the as-of date.",
-        "avoidable_ed_visits_6m": "Avoidable ED visits in the 6 months to the as-of date "
-        "(principal diagnosis on the avoidable list the rules use).",
+        "avoidable_ed_visits_6m": "Avoidable ED visits in the 6 months to the as-of date, by "
+        "the rules' method (the DHCS avoidable list by default, or the NYU ED algorithm; with "
+        "NYU fractional a sum of fractions, so 3 decimals).",
         "avoidable_ed_visits_12m": "Avoidable ED visits in the 12 months to the as-of date.",
         "unplanned_hospital_stays_6m": "Unplanned hospital stays admitted in the 6 months to "
         "the as-of date.",
@@ -72,7 +73,7 @@ CANDIDATES = PublishedFile(
         "unplanned_snf_stays_12m": "Unplanned short-term skilled-nursing stays admitted in the "
         "12 months to the as-of date.",
         "best_window_ed_visits": "Adults only: the ED visits the adult rule counts in the best "
-        "six-month window (the one with the most).",
+        "six-month window (the one with the most; 3 decimals with NYU fractional).",
         "best_window_stays": "Adults only: unplanned hospital and short-term SNF stays in the "
         "best six-month window.",
         "best_window_ed_start": "Adults only: first day of the best six-month ED window.",
@@ -98,9 +99,18 @@ EVIDENCE = PublishedFile(
         "end_date": "The discharge date of a stay (the visit date for an ED visit).",
         "claim_ids": "The claims that make up the event (in the CSV joined by ';').",
         "principal_diagnosis_code": "The principal diagnosis (ICD-10-CM) the event was judged by.",
-        "avoidable": "ED visits: the principal diagnosis is on the avoidable list.",
-        "planned": "Stays: planned (e.g. chemotherapy, rehabilitation, delivery); planned stays "
-        "do not count.",
+        "avoidable": "ED visits: avoidable by the rules' method (the DHCS list, or NYU).",
+        "avoidable_method": "ED visits: the method that decided avoidable: dhcs, nyu_threshold "
+        "or nyu_fractional.",
+        "avoidable_figure": "ED visits under NYU: the diagnosis's non-emergent + primary-care "
+        "treatable + preventable probability; empty under dhcs or when NYU does not classify it "
+        "(injury, mental health, alcohol, drug, unknown code).",
+        "avoidable_weight": "ED visits: what the visit adds to the avoidable count (1 or 0, or "
+        "the NYU fraction).",
+        "planned": "Stays: planned (transplant, chemotherapy, rehabilitation, delivery, or a "
+        "planned procedure for a non-acute condition); planned stays do not count.",
+        "planned_reason": "Stays: why planned: pr1_procedure, pr2_diagnosis, pr3_procedure (CMS "
+        "Planned Readmission Algorithm tables) or delivery_newborn; empty when unplanned.",
         "short_term": "SNF stays: shorter than the short-term limit (90 days by default).",
         "via_ed": "Stays: the member came through the ED (the ED visit is part of the stay).",
         "counted": "The event counts toward the member's measures.",

@@ -189,6 +189,13 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     for kind in FILE_KINDS.values():
         con.execute(raw_table_ddl(kind))
+        # A warehouse made before the contract gained optional columns (procedure_code_2..)
+        # gets them empty; inserts name their columns, so the order does not matter.
+        for c in kind.columns:
+            con.execute(
+                f"alter table {RAW_SCHEMA}.{kind.name}"
+                f" add column if not exists {c.name} {DUCKDB_TYPES[c.dtype]}"
+            )
     con.execute(QUARANTINE_DDL)
     con.execute(LEDGER_DDL)
     con.execute(NIGHT_FILES_DDL)

@@ -26,11 +26,11 @@ AS_OF = date(2026, 6, 30)
 ADULT_BIRTH = date(1980, 1, 15)
 CHILD_BIRTH = date(2015, 1, 15)
 
-AVOIDABLE_DX = "J069"  # acute URI, in reference/avoidable_ed_diagnoses.csv
-NOT_AVOIDABLE_DX = "S0990XA"  # head injury: in no code list
-ACUTE_DX = "I214"  # NSTEMI, in reference/acute_diagnoses.csv
+AVOIDABLE_DX = "J069"  # acute URI: on the DHCS list; NYU figure 1.0
+NOT_AVOIDABLE_DX = "S0990XA"  # head injury: not on the DHCS list; NYU: injury, not classified
+ACUTE_DX = "I214"  # NSTEMI: CCS 100, an acute category (CMS PRA PR4)
 CHEMO_DX = "Z5111"  # always planned
-KNEE_REPLACEMENT = "0SRD0J9"  # potentially planned procedure
+KNEE_REPLACEMENT = "0SRD0J9"  # CCS 152 arthroplasty knee: potentially planned (PR3)
 
 _POLARS_TYPES = {
     "string": pl.Utf8,
@@ -136,6 +136,7 @@ class RawBuilder:
         procedure: str | None = None,
         admission_type: str = "1",
         status: str = "01",
+        **fields: Any,
     ) -> str:
         return self.claim(
             member_id,
@@ -154,6 +155,7 @@ class RawBuilder:
             discharge_status_code=status,
             principal_diagnosis_code=dx,
             principal_procedure_code=procedure,
+            **fields,
         )
 
     def void(self, claim_id: str, paid_date: date | None = None) -> str:
@@ -221,8 +223,13 @@ def build(
     return con
 
 
-def with_ed_measure(rules: RuleConfig, ed_measure: str) -> RuleConfig:
-    return dataclasses.replace(rules, adult=dataclasses.replace(rules.adult, ed_measure=ed_measure))
+def with_ed_measure(
+    rules: RuleConfig, ed_measure: str, nyu_method: str = "threshold"
+) -> RuleConfig:
+    return dataclasses.replace(
+        rules,
+        adult=dataclasses.replace(rules.adult, ed_measure=ed_measure, nyu_method=nyu_method),
+    )
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:

@@ -11,7 +11,7 @@ def test_rules_file_parses_with_the_dhcs_thresholds():
     assert (rules.adult.ed_visits, rules.adult.unplanned_stays) == (5, 3)
     assert (rules.child.ed_visits, rules.child.unplanned_stays) == (3, 2)
     assert rules.adult_min_age == 21
-    assert rules.sql_params()["adult_ed_measure"] == "avoidable"
+    assert rules.sql_params()["adult_ed_measure"] == "dhcs"
 
 
 def test_unknown_ed_measure_is_refused():

@@ -45,7 +45,7 @@ def test_publication_is_complete_and_its_manifest_checks_out(sample_run: Deploym
     by_tier = dict(candidates.group_by("tier").len().iter_rows())
     assert manifest["rows_by_tier"] == {t: by_tier.get(t, 0) for t in TIERS}
     assert manifest["thresholds"]["adult_ed_visits"] == 5
-    assert "avoidable_ed_diagnoses" in manifest["code_list_versions"]
+    assert "dhcs_avoidable_ed_diagnoses" in manifest["code_list_versions"]
     assert pl.read_csv(latest / "candidates.csv", infer_schema=False).height == candidates.height
 
 

@@ -227,6 +227,15 @@ EXPECTED = {
     "status_after_as_of": (5, 0, 5, "High", None),
     "in_ecm_earlier_span_only": (5, 0, 5, "High", None),
     "no_events": (0, 0, 0, None, None),
+    # Issue 9, under the default rules (avoidable = the DHCS list).
+    "nyu_sum_exactly_half": (0, 0, 5, "Low", None),
+    "nyu_only_avoidable": (0, 0, 5, "Low", None),
+    "pr3_procedure_emergency_admission": (0, 2, 0, "Moderate", None),
+    "secondary_procedure_transplant": (0, 2, 0, "Moderate", None),
+    "code_absent_from_ccs_map": (0, 3, 0, "High", None),
+    "pos23_reading_not_a_visit": (4, 0, 4, "Moderate", None),
+    "midnight_crossing_visit": (4, 0, 4, "Moderate", None),
+    "ed_line_inside_stay": (0, 3, 0, "High", None),
 }
 
 
@@ -297,26 +306,52 @@ def test_ed_visits_in_claims_match_truth(claims, truth):
     live = claims.filter(pl.col("claim_id").is_in(latest["claim_id"].implode()))
     ed_rev, ed_hcpcs = codes("ed_codes", "revenue"), codes("ed_codes", "hcpcs")
     ed_pos = codes("ed_codes", "place_of_service")
+    ed_pos_em = codes("ed_codes", "ed_pos_procedure")
     inst = pl.col("claim_type") == "institutional"
-    is_ed = (
-        inst & (pl.col("revenue_code").is_in(ed_rev) | pl.col("hcpcs_code").is_in(ed_hcpcs))
-    ) | (~inst & (pl.col("place_of_service").is_in(ed_pos) | pl.col("hcpcs_code").is_in(ed_hcpcs)))
-    visits = (
-        live.filter(is_ed)
-        .sort(~inst, "claim_id")
-        .group_by("member_id", date="service_from_date")
-        .agg(dx=pl.col("principal_diagnosis_code").first())
+    hcpcs = pl.col("hcpcs_code")
+    is_ed = (inst & (pl.col("revenue_code").is_in(ed_rev) | hcpcs.is_in(ed_hcpcs))) | (
+        ~inst
+        & (
+            hcpcs.is_in(ed_hcpcs)
+            | (pl.col("place_of_service").is_in(ed_pos) & hcpcs.is_in(ed_pos_em))
+        )
     )
-    admits = (
+    # ED claims -> visits: overlapping claims, or claims a day apart with a professional one.
+    ed_claims = (
+        live.filter(is_ed)
+        .group_by("member_id", "claim_id")
+        .agg(
+            inst=inst.first(),
+            start=pl.col("service_from_date").min(),
+            end=pl.col("service_to_date").max(),
+            dx=pl.col("principal_diagnosis_code").first(),
+        )
+        .sort("member_id", "start", "end", "claim_id")
+    )
+    prior_end = pl.col("end").cum_max().shift(1).over("member_id")
+    prior_prof = (~pl.col("inst")).shift(1).over("member_id")
+    new_visit = (
+        prior_end.is_null()
+        | (pl.col("start") > prior_end + pl.duration(days=1))
+        | ((pl.col("start") > prior_end) & pl.col("inst") & ~prior_prof)
+    )
+    visits = (
+        ed_claims.with_columns(visit=new_visit.cast(pl.Int32).cum_sum().over("member_id"))
+        .sort("member_id", "visit", ~pl.col("inst"), "claim_id")
+        .group_by("member_id", "visit")
+        .agg(date=pl.col("start").min(), dx=pl.col("dx").first())
+    )
+    stays = (
         live.filter(pl.col("bill_type").str.starts_with("11"))
-        .select("member_id", adm="admission_date")
+        .select("member_id", adm="admission_date", dis="discharge_date")
         .unique()
     )
+    day = pl.duration(days=1)
     folded = (
-        visits.join(admits, on="member_id")
+        visits.join(stays, on="member_id")
         .filter(
-            (pl.col("adm") >= pl.col("date"))
-            & (pl.col("adm") <= pl.col("date") + pl.duration(days=1))
+            (pl.col("date") >= pl.col("adm") - day)
+            & ((pl.col("date") <= pl.col("adm")) | (pl.col("date") < pl.col("dis")))
         )
         .select("member_id", "date")
         .unique()
@@ -328,7 +363,7 @@ def test_ed_visits_in_claims_match_truth(claims, truth):
         .group_by("member_id")
         .agg(
             ed=pl.len(),
-            avoidable=pl.col("dx").is_in(codes("avoidable_ed_diagnoses")).sum(),
+            avoidable=pl.col("dx").is_in(codes("dhcs_avoidable_ed_diagnoses")).sum(),
         )
     )
     cmp = truth.join(counted, on="member_id", how="left").with_columns(

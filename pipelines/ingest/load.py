@@ -183,6 +183,7 @@ def load_file(
                 "ingest_dup",
                 "ingest_dup_hash",
                 "ingest_same",
+                "ingest_match",
             ):
                 con.execute(f"drop table if exists {table}")
             if source.staged_file is not None:
@@ -505,7 +506,7 @@ def _supersede(
         f"where m._file_sha256 = {literal(sha)}"
     )
     if not kind.key:
-        return 0, 0
+        return _superseded_by(con, sha)
     first = ident(kind.key[0])
     mine = (
         f"(select * from {raw} where _file_sha256 = {literal(sha)} "
@@ -514,35 +515,54 @@ def _supersede(
     )
     lo, hi = con.execute(f"select min({first}), max({first}) from {mine}").fetchone()
     if lo is None:
-        return 0, 0
+        return _superseded_by(con, sha)
     if kind.snapshot and not is_incremental(kind, lf.name):
-        same_delivery = (
-            f"semi join (select file_sha256 from {RAW_SCHEMA}.load_ledger "
-            f"where kind = {literal(kind.name)} and delivery_seq = {int(delivery_seq)}) d "
-            "on d.file_sha256 = o._file_sha256"
+        files = (
+            f"select file_sha256 from {RAW_SCHEMA}.load_ledger where kind = {literal(kind.name)} "
+            f"and delivery_seq = {int(delivery_seq)}"
         )
     else:
-        same_delivery = ""
-    earlier = (
-        f"(select o.* from {RAW_SCHEMA}.rows_in_force({literal(kind.name)}) o {same_delivery} "
-        f"where o.{first} between $lo and $hi and o._file_sha256 <> {literal(sha)})"
-    )
+        files = (
+            f"select file_sha256 from {RAW_SCHEMA}.load_ledger where kind = {literal(kind.name)} "
+            f"and status = 'loaded' and rows_loaded > 0 except select file_sha256 from "
+            f"{RAW_SCHEMA}.files_out_of_force({literal(kind.name)})"
+        )
+    if not con.execute(f"select exists ({files})").fetchone()[0]:
+        return _superseded_by(con, sha)  # no earlier file in force (e.g. the first delivery)
+    # 1. Matching keys, on narrow columns only (the raw table can be large).
+    keys = ", ".join(ident(k) for k in kind.key)
     on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
+    con.execute(
+        "create or replace temp table ingest_match as "
+        "select m._source_row as row, o._file_sha256 as o_sha, o._source_row as o_row "
+        f"from (select {keys}, _source_row from {mine}) m "
+        f"join (select {keys}, _file_sha256, _source_row from {raw} "
+        f"where {first} between $lo and $hi and _file_sha256 in ({files})) o on {on} "
+        f"anti join {RAW_SCHEMA}.superseded_rows s "
+        "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row",
+        {"lo": lo, "hi": hi},
+    )
+    # 2. The few matched rows compared on their content.
     con.execute(
         f"insert into {RAW_SCHEMA}.superseded_rows select {literal(kind.name)}, "
         f"o._file_sha256, o._source_file, o._source_row, {_key_text(kind, 'o')}, {by}, "
         f"m._source_row, case when {_same_content(kind, 'm', 'o')} then 'duplicate' "
         f"else 'correction' end, {now}::timestamp "
-        f"from {mine} m join {earlier} o on {on}",
-        {"lo": lo, "hi": hi},
+        f"from ingest_match x "
+        f"join {raw} m on m._file_sha256 = {literal(sha)} and m._source_row = x.row "
+        f"join {raw} o on o._file_sha256 = x.o_sha and o._source_row = x.o_row"
     )
-    corrections, duplicates = con.execute(
+    return _superseded_by(con, sha)
+
+
+def _superseded_by(con: duckdb.DuckDBPyConnection, sha: str) -> tuple[int, int]:
+    """(corrections, duplicates) this file made: rows it superseded in raw.superseded_rows."""
+    return con.execute(
         "select count(*) filter (where reason = 'correction'), "
         "count(*) filter (where reason = 'duplicate') "
         f"from {RAW_SCHEMA}.superseded_rows where by_file_sha256 = ?",
         [sha],
     ).fetchone()
-    return corrections, duplicates
 
 
 def _with_quality(

@@ -58,6 +58,7 @@ CLAIM_FIELDS = (
     "dx",
     "orig_dx",
     "proc",
+    "proc2",
     "n_lines",
     "daily",
     "void",
@@ -85,6 +86,7 @@ class ClaimBlocks:
             "status": NONE,
             "orig_dx": NONE,
             "proc": NONE,
+            "proc2": NONE,
             "daily": False,
             "void": False,
             "replace": False,
@@ -112,12 +114,6 @@ class Renderer:
         return np.minimum(1 + self.rng.poisson(mean_extra, n), cap)
 
     # -- ED ----------------------------------------------------------------------------------
-    def ed_dx(self, avoidable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(diagnosis of the visit's class, a diagnosis of the other class)."""
-        n = len(avoidable)
-        yes, no = self.pick("diagnosis.avoidable", n), self.pick("diagnosis.ed_not_avoidable", n)
-        return np.where(avoidable, yes, no), np.where(avoidable, no, yes)
-
     def ed_facility(self, e: ev.Episodes, day: np.ndarray, dx, other, defines: bool) -> None:
         n = len(e)
         flip = e.replaced_flip & defines
@@ -158,24 +154,42 @@ class Renderer:
         )
 
     def ed_visits(self, e: ev.Episodes) -> None:
-        dx, other = self.ed_dx(e.avoidable)
+        dx, other = e.dx, e.other_dx
         fac = e.ed_form != ev.PROFESSIONAL_ONLY
         prof = e.ed_form != ev.FACILITY_ONLY
         self.ed_facility(e.take(fac), e.anchor[fac], dx[fac], other[fac], True)
-        # The professional claim shares the facility's class unless the episode says otherwise;
-        # the visit's class is the facility's (method.md section 3).
+        # The professional claim shares the facility's diagnosis unless the episode says
+        # otherwise; the visit's diagnosis is the facility's (method.md section 3). A visit
+        # crossing midnight has its professional claim on the next day.
         pdx = np.where(e.professional_dx_differs, other, dx)
         p = e.take(prof)
         self.ed_professional(
             p,
-            e.anchor[prof],
+            e.anchor[prof] + (e.ed_form[prof] == ev.MIDNIGHT),
             pdx[prof],
             np.where(e.professional_dx_differs, dx, other)[prof],
             ~fac[prof],
         )
 
+    def readings(self, e: ev.Episodes) -> None:
+        """POS-23 radiology, lab or ECG readings without an E&M code: not ED visits."""
+        n = len(e)
+        self.claims.add(
+            n,
+            member=e.member,
+            inst=False,
+            cat=ED_PROFESSIONAL,
+            pos=self.pick("place_of_service.ed", n),
+            hcpcs1=self.pick("hcpcs.pos23_reading", n),
+            start=e.anchor,
+            end=e.anchor,
+            dx=self.pick("diagnosis.routine", n),
+            n_lines=1,
+            void=e.voided,
+        )
+
     # -- stays -------------------------------------------------------------------------------
-    def inpatient(self, e: ev.Episodes, adm, dis, dx, proc, adm_type, status) -> None:
+    def inpatient(self, e: ev.Episodes, adm, dis, dx, proc, adm_type, status, proc2=NONE) -> None:
         n = len(e)
         self.claims.add(
             n,
@@ -192,6 +206,7 @@ class Renderer:
             status=status,
             dx=dx,
             proc=proc,
+            proc2=proc2,
             n_lines=self.lines(n, 2.0, 8),
             void=e.voided,
         )
@@ -227,7 +242,8 @@ class Renderer:
         dx = np.select(
             [
                 p == ev.ELECTIVE_ACUTE,
-                np.isin(p, (ev.ELECTIVE_NO_PROCEDURE, ev.ELECTIVE_PLANNED)),
+                np.isin(p, (ev.ELECTIVE_NO_PROCEDURE, ev.ELECTIVE_PLANNED, ev.EMERGENCY_PR3)),
+                p == ev.UNMAPPED_DX,
                 p == ev.CHEMOTHERAPY,
                 p == ev.REHABILITATION,
                 p == ev.DELIVERY,
@@ -235,6 +251,7 @@ class Renderer:
             [
                 self.pick("diagnosis.acute", n),
                 self.pick("diagnosis.elective_not_acute", n),
+                self.pick("diagnosis.unmapped", n),
                 self.pick("diagnosis.chemotherapy", n),
                 self.pick("diagnosis.rehabilitation", n),
                 self.pick("diagnosis.delivery", n),
@@ -244,17 +261,20 @@ class Renderer:
         coin = self.rng.random(n)
         proc = np.select(
             [
-                np.isin(p, (ev.ELECTIVE_ACUTE, ev.ELECTIVE_PLANNED)),
+                np.isin(p, (ev.ELECTIVE_ACUTE, ev.ELECTIVE_PLANNED, ev.EMERGENCY_PR3)),
                 (p == ev.DELIVERY) & (coin < 0.5),
                 (p == ev.CHEMOTHERAPY) & (coin < 0.3),
+                p == ev.TRANSPLANT_SECONDARY,
             ],
             [
                 self.pick("procedure.potentially_planned", n),
                 self.pick("procedure.delivery", n),
                 self.pick("procedure.chemotherapy", n),
+                self.pick("procedure.other", n),
             ],
             NONE,
         )
+        proc2 = np.where(p == ev.TRANSPLANT_SECONDARY, self.pick("procedure.transplant", n), NONE)
         elective = np.isin(
             p,
             (
@@ -270,7 +290,16 @@ class Renderer:
         )
         adm = e.anchor
         self.inpatient(
-            e, adm, adm + e.los1, dx, proc, adm_type, self.c.one("discharge_status.home")
+            e, adm, adm + e.los1, dx, proc, adm_type, self.c.one("discharge_status.home"), proc2
+        )
+        # An ED professional line dated inside the stay (a consult): part of the stay.
+        inside = e.take(e.ed_inside)
+        self.ed_professional(
+            inside,
+            inside.anchor + 1,
+            inside.dx,
+            inside.other_dx,
+            np.zeros(len(inside), bool),
         )
 
     def snf_claim(self, e: ev.Episodes, adm, start, end, dis, bill, status) -> None:
@@ -324,8 +353,10 @@ class Renderer:
         self.ed_visits(ep.take(k == ev.ED))
         self.stays(ep.take(k == ev.STAY))
 
+        self.readings(ep.take(k == ev.READING))
+
         e = ep.take(k == ev.ED_ADMIT)
-        dx, other = self.ed_dx(e.avoidable)
+        dx, other = e.dx, e.other_dx
         self.ed_professional(e, e.anchor, dx, other, np.ones(len(e), bool))
         fac = e.ed_form == ev.FACILITY_AND_PROFESSIONAL
         self.ed_facility(e.take(fac), e.anchor[fac], dx[fac], other[fac], False)
@@ -536,6 +567,7 @@ def build_lines(
             "principal_diagnosis_code": codes.strings(dx),
             **{f"diagnosis_code_{i + 2}": codes.strings(g(s)) for i, s in enumerate(sec)},
             "principal_procedure_code": codes.strings(g(c["proc"])),
+            "procedure_code_2": codes.strings(g(c["proc2"])),
             "facility_npi": npi_series.gather(np.where(g(inst), g(npi_idx), 0)),
             "rendering_npi": npi_series.gather(np.where(g(inst), 0, g(npi_idx))),
             "paid_date": date_series("p", paid[claim_no]),
@@ -544,6 +576,10 @@ def build_lines(
         | {
             f"diagnosis_code_{i}": pl.repeat(None, len(all_row), dtype=pl.String, eager=True)
             for i in range(2 + MAX_SECONDARY_DX, 13)
+        }
+        | {
+            f"procedure_code_{i}": pl.repeat(None, len(all_row), dtype=pl.String, eager=True)
+            for i in range(3, 26)
         },
         strict=False,
     )

@@ -1,9 +1,11 @@
 """Every code the generator emits, as integer indices into one vocabulary.
 
-Event-defining codes come from reference/*.csv (pipelines.reference.codes); routine codes and
-demographic values from codes.toml. Claim lines are built as integer arrays (fast, small) and
-turned into strings once, at the end. `load_codes` checks that routine pools can never look
-like an ED line, and that the diagnosis pools agree with the reference lists they must avoid.
+Event-defining codes come from the published lists in reference/ (pipelines.synth.value_sets):
+ED visit diagnoses by how the DHCS list and the NYU algorithm classify them, stay diagnoses and
+procedures by their CMS PRA v4.0 table and AHRQ CCS category. Routine codes and demographic
+values come from codes.toml. Claim lines are built as integer arrays (fast, small) and turned
+into strings once, at the end. `load_codes` checks that routine pools can never look like an
+ED line, and that each stay pool decides as its plan category says under the real lists.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.reference import codes, read_code_list
+from pipelines.reference import codes
+from pipelines.synth import value_sets as vs
 
 CODES_FILE = Path(__file__).with_name("codes.toml")
 
@@ -38,18 +41,43 @@ class Codes:
         return pl.Series(self.vocab, dtype=pl.String).gather(idx)
 
 
-def _category(list_name: str, category: str) -> list[str]:
-    df = read_code_list(list_name)
-    return df.filter(pl.col("category") == category)["code"].to_list()
+def _ccs_codes(kind: str, wanted: frozenset[str]) -> list[str]:
+    return sorted(code for code, ccs in vs.ccs_map(kind).items() if ccs in wanted)
+
+
+def _ed_diagnoses() -> dict[str, list[str]]:
+    """ED visit diagnoses by how the methods classify them (docs/method.md section 3)."""
+    nyu = vs.nyu_classification()
+    dhcs = vs.dhcs_avoidable()
+    half = vs.NYU_SCALE // 2
+    on_dhcs = pl.col("code").is_in(list(dhcs))
+    fig = pl.col("nyu_figure")
+
+    def pick(expr: pl.Expr) -> list[str]:
+        return sorted(nyu.filter(expr)["code"])
+
+    in_nyu = set(nyu["code"])
+    return {
+        "ed_dx.dhcs": sorted(dhcs),
+        # On the DHCS list and NYU figure 1: avoidable under every method, weight 1.
+        "ed_dx.avoidable_everywhere": pick(on_dhcs & (fig == vs.NYU_SCALE)),
+        "ed_dx.nyu_only": pick(~on_dhcs & (fig > half)),
+        "ed_dx.nyu_half": pick(~on_dhcs & (fig == half)),
+        "ed_dx.nyu_low": pick(~on_dhcs & (fig < half)),
+        "ed_dx.nyu_unclassified": pick(~on_dhcs & pl.col("nyu_flag").is_not_null()),
+        # Injury codes: avoidable under no method (planted "not avoidable" visits).
+        "ed_dx.injury": pick(~on_dhcs & (pl.col("nyu_flag") == "injury")),
+        "ed_dx.not_in_nyu": sorted(
+            code for code in vs.ccs_map("cm") if code not in in_nyu and code not in dhcs
+        ),
+    }
 
 
 def _check(raw: dict[str, list[str]]) -> None:
     ed_revenue = set(codes("ed_codes", "revenue"))
     ed_hcpcs = set(codes("ed_codes", "hcpcs"))
     ed_pos = set(codes("ed_codes", "place_of_service"))
-    avoidable = set(codes("avoidable_ed_diagnoses"))
-    acute = set(codes("acute_diagnoses"))
-    planned = set(codes("always_planned_diagnoses"))
+    ed_pos_em = set(codes("ed_codes", "ed_pos_procedure"))
     transfer = set(codes("transfer_discharge_statuses"))
     for name, values in raw.items():
         vals = set(values)
@@ -59,10 +87,40 @@ def _check(raw: dict[str, list[str]]) -> None:
             assert not vals & ed_hcpcs, f"{name} holds an ED HCPCS code"
         if name.startswith("place_of_service.") and name != "place_of_service.ed":
             assert not vals & ed_pos, f"{name} holds the ED place of service"
-    assert not set(raw["diagnosis.ed_not_avoidable"]) & avoidable
-    assert not set(raw["diagnosis.unplanned_inpatient"]) & planned
-    assert not set(raw["diagnosis.elective_not_acute"]) & (acute | planned)
-    assert not set(raw["diagnosis.snf"]) & planned
+    # A POS-23 reading carries no E&M or critical-care code: it is not a visit.
+    assert not set(raw["hcpcs.pos23_reading"]) & (ed_pos_em | ed_hcpcs)
+    dx_ccs, pr_ccs = vs.ccs_map("cm"), vs.ccs_map("pcs")
+    always_dx = vs.categories("pra_always_planned_diagnosis_ccs") | vs.categories(
+        "delivery_newborn_ccs", "diagnosis"
+    )
+    acute_ccs, acute_codes = (
+        vs.categories("pra_acute_diagnosis_ccs"),
+        vs.code_set("pra_acute_diagnoses"),
+    )
+    pr1 = vs.categories("pra_always_planned_procedure_ccs")
+    delivery_pr = vs.categories("delivery_newborn_ccs", "procedure")
+    pr3_ccs, pr3_codes = (
+        vs.categories("pra_potentially_planned_procedure_ccs"),
+        vs.code_set("pra_potentially_planned_procedures"),
+    )
+
+    def acute(code: str) -> bool:
+        return dx_ccs.get(code) in acute_ccs or code in acute_codes
+
+    for pool in ("unplanned_inpatient", "snf", "elective_not_acute", "unmapped", "acute"):
+        bad = [c for c in raw[f"diagnosis.{pool}"] if dx_ccs.get(c) in always_dx]
+        assert not bad, f"diagnosis.{pool} holds always-planned diagnoses {bad[:5]}"
+    assert all(acute(c) for c in raw["diagnosis.acute"])
+    bad = [c for c in raw["diagnosis.elective_not_acute"] if acute(c) or c not in dx_ccs]
+    assert not bad, f"diagnosis.elective_not_acute holds acute or unmapped codes {bad}"
+    bad = [c for c in raw["diagnosis.unmapped"] if c in dx_ccs or c in acute_codes]
+    assert not bad, f"diagnosis.unmapped holds codes the CCS map or PR4 knows {bad}"
+    bad = [
+        c
+        for c in raw["procedure.other"]
+        if c not in pr_ccs or pr_ccs[c] in pr1 | delivery_pr | pr3_ccs or c in pr3_codes
+    ]
+    assert not bad, f"procedure.other holds planned or unmapped procedures {bad}"
     for status in ("to_hospital", "to_snf", "still_patient"):
         assert set(raw[f"discharge_status.{status}"]) <= transfer, status
     assert not set(raw["discharge_status.home"]) & transfer
@@ -82,21 +140,32 @@ def load_codes() -> Codes:
     raw["revenue.ed"] = codes("ed_codes", "revenue")
     raw["hcpcs.ed"] = codes("ed_codes", "hcpcs")
     raw["place_of_service.ed"] = codes("ed_codes", "place_of_service")
-    raw["diagnosis.avoidable"] = codes("avoidable_ed_diagnoses")
-    raw["diagnosis.acute"] = codes("acute_diagnoses")
+    raw |= _ed_diagnoses()
+    dx_ccs = vs.ccs_map("cm")
+    always_dx = vs.categories("pra_always_planned_diagnosis_ccs") | vs.categories(
+        "delivery_newborn_ccs", "diagnosis"
+    )
+    raw["diagnosis.acute"] = sorted(
+        c for c in vs.code_set("pra_acute_diagnoses") if dx_ccs.get(c, "") not in always_dx
+    )
     raw["diagnosis.unplanned_inpatient"] = (
         raw["diagnosis.acute"] + raw["diagnosis.unplanned_inpatient"]
     )
-    raw["diagnosis.chemotherapy"] = _category(
-        "always_planned_diagnoses", "maintenance_chemotherapy"
+    raw["diagnosis.chemotherapy"] = _ccs_codes("cm", frozenset({"45"}))
+    raw["diagnosis.rehabilitation"] = _ccs_codes("cm", frozenset({"254"}))
+    raw["diagnosis.delivery"] = _ccs_codes("cm", frozenset({"196"}))  # delivery (218: newborn)
+    pr1 = vs.categories("pra_always_planned_procedure_ccs")
+    delivery_pr = vs.categories("delivery_newborn_ccs", "procedure")
+    raw["procedure.potentially_planned"] = sorted(
+        (
+            set(_ccs_codes("pcs", vs.categories("pra_potentially_planned_procedure_ccs")))
+            | vs.code_set("pra_potentially_planned_procedures")
+        )
+        - set(_ccs_codes("pcs", pr1 | delivery_pr))
     )
-    raw["diagnosis.rehabilitation"] = _category("always_planned_diagnoses", "rehabilitation")
-    raw["diagnosis.delivery"] = _category("always_planned_diagnoses", "delivery")
-    raw["procedure.potentially_planned"] = codes("potentially_planned_procedures")
-    raw["procedure.delivery"] = _category("always_planned_procedures", "delivery")
-    raw["procedure.chemotherapy"] = _category(
-        "always_planned_procedures", "maintenance_chemotherapy"
-    )
+    raw["procedure.delivery"] = _ccs_codes("pcs", delivery_pr)
+    raw["procedure.transplant"] = _ccs_codes("pcs", pr1)
+    raw["procedure.chemotherapy"] = _ccs_codes("pcs", frozenset({"224"}))
     _check(raw)
 
     vocab: list[str | None] = [None]

@@ -14,23 +14,47 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-# Episode kinds.
-ED, STAY, ED_ADMIT, TRANSFER, HOSP_SNF, SNF, LONG_SNF = range(7)
-KIND_NAMES = ("ed", "stay", "ed_admit", "transfer", "hosp_snf", "snf", "long_snf")
+# Episode kinds. READING: a radiology, lab or ECG reading billed with place of service 23 and
+# no E&M code (not an ED visit, and no event at all).
+ED, STAY, ED_ADMIT, TRANSFER, HOSP_SNF, SNF, LONG_SNF, READING = range(8)
+KIND_NAMES = ("ed", "stay", "ed_admit", "transfer", "hosp_snf", "snf", "long_snf", "reading")
 
-# ED visit forms: which claims render it.
-FACILITY_AND_PROFESSIONAL, PROFESSIONAL_ONLY, FACILITY_ONLY = range(3)
+# ED visit forms: which claims render it. MIDNIGHT: the facility claim on the visit's date,
+# the professional claim the next day (one encounter crossing midnight: one visit).
+FACILITY_AND_PROFESSIONAL, PROFESSIONAL_ONLY, FACILITY_ONLY, MIDNIGHT = range(4)
 
-# Stay plan categories; >= FIRST_PLANNED is planned under the CMS PRA structure.
+# ED visit diagnosis classes: the codes.py pool each visit's principal diagnosis is drawn from.
+# The truth decides avoidable from the drawn code itself, under whichever method the rules set.
+ED_DX_POOLS = (
+    "ed_dx.dhcs",  # on the DHCS list
+    "ed_dx.nyu_only",  # not on the DHCS list; NYU classified, figure above 0.5
+    "ed_dx.nyu_low",  # not on the DHCS list; NYU classified, figure below 0.5
+    "ed_dx.nyu_half",  # not on the DHCS list; NYU figure exactly 0.5
+    "ed_dx.nyu_unclassified",  # injury, psych, alcohol or drug under NYU
+    "ed_dx.not_in_nyu",  # a code the NYU table does not have
+    "ed_dx.avoidable_everywhere",  # planted: DHCS list and NYU figure 1
+    "ed_dx.injury",  # planted: avoidable under no method
+)
+DX_DHCS, DX_NYU_ONLY, DX_NYU_LOW, DX_NYU_HALF, DX_UNCLASSIFIED, DX_NOT_IN_NYU = range(6)
+DX_AVOIDABLE, DX_NOT_AVOIDABLE = 6, 7
+# Background visits (the first six pools). Aimed at: about 4 in 10 Medicaid ED visits
+# avoidable under the NYU algorithm (non-emergent, primary-care treatable or preventable),
+# about 1 in 10 on the DHCS list of 108 codes, a third injuries (docs/method.md, section 10).
+ED_DX_WEIGHTS = np.array([0.10, 0.30, 0.22, 0.01, 0.32, 0.05])
+
+# Stay plan categories; >= FIRST_PLANNED is planned under the CMS PRA v4.0.
 (
-    EMERGENT,  # admission type 1/2/5, unplanned diagnosis: unplanned
-    ELECTIVE_ACUTE,  # type 3 + potentially-planned procedure + acute dx: unplanned
+    EMERGENT,  # admission type 1/2/5, unplanned diagnosis, no procedure: unplanned
+    ELECTIVE_ACUTE,  # PR3 procedure + acute (PR4) principal diagnosis: unplanned
     ELECTIVE_NO_PROCEDURE,  # type 3, non-acute dx, no procedure: unplanned
-    ELECTIVE_PLANNED,  # type 3 + potentially-planned procedure + non-acute dx: planned
-    CHEMOTHERAPY,  # always-planned diagnosis
-    REHABILITATION,  # always-planned diagnosis
-    DELIVERY,  # always-planned diagnosis
-) = range(7)
+    UNMAPPED_DX,  # principal diagnosis newer than the CCS map, no procedure: unplanned
+    ELECTIVE_PLANNED,  # type 3 + PR3 procedure + non-acute dx: planned
+    CHEMOTHERAPY,  # PR2 diagnosis (CCS 45)
+    REHABILITATION,  # PR2 diagnosis (CCS 254)
+    DELIVERY,  # delivery diagnosis (CCS 196), half with a delivery procedure
+    EMERGENCY_PR3,  # emergency admission + PR3 procedure + non-acute dx: planned (no type rule)
+    TRANSPLANT_SECONDARY,  # a PR1 transplant as the second procedure: planned
+) = range(10)
 FIRST_PLANNED = ELECTIVE_PLANNED
 
 SLOT_DAYS = 14
@@ -45,12 +69,13 @@ RATES_PER_YEAR = {
     HOSP_SNF: 0.008,
     SNF: 0.005,
     LONG_SNF: 0.002,
+    READING: 0.12,
 }
-STAY_PLAN_WEIGHTS = np.array([0.55, 0.05, 0.05, 0.10, 0.08, 0.05, 0.12])
-P_AVOIDABLE = 0.45
-ED_FORM_WEIGHTS = np.array([0.6, 0.25, 0.15])
+STAY_PLAN_WEIGHTS = np.array([0.50, 0.04, 0.05, 0.02, 0.08, 0.05, 0.04, 0.12, 0.08, 0.02])
+ED_FORM_WEIGHTS = np.array([0.5, 0.25, 0.15, 0.10])
 P_PROFESSIONAL_DX_DIFFERS = 0.2
 P_EPISODE_VOIDED = 0.01
+P_ED_INSIDE_STAY = 0.05  # a stay of 2+ days with an ED professional line on its second day
 
 
 @dataclass
@@ -60,9 +85,12 @@ class Episodes:
     member: np.ndarray  # int64 global member index
     kind: np.ndarray  # int8
     anchor: np.ndarray  # int32: the episode's first date
-    avoidable: np.ndarray  # bool: the ED visit's (facility) diagnosis is avoidable
+    ed_class: np.ndarray  # int8: index into ED_DX_POOLS of the visit's (facility) diagnosis
+    dx: np.ndarray  # int32: the visit's principal diagnosis (codes vocab index), drawn later
+    other_dx: np.ndarray  # int32: a diagnosis of another class (professional, or original)
     ed_form: np.ndarray  # int8
-    professional_dx_differs: np.ndarray  # bool: professional claim's dx has the other class
+    professional_dx_differs: np.ndarray  # bool: professional claim's dx is other_dx
+    ed_inside: np.ndarray  # bool: a stay with an ED professional line on its second day
     plan: np.ndarray  # int8 plan category of the (first) hospital stay
     gap: np.ndarray  # int8 days between the two parts (ED -> admission, A -> B)
     los1: np.ndarray  # int16 length of the first stay
@@ -91,9 +119,12 @@ class Episodes:
             member=np.zeros(n, np.int64),
             kind=np.zeros(n, np.int8),
             anchor=np.zeros(n, np.int32),
-            avoidable=np.zeros(n, bool),
+            ed_class=np.zeros(n, np.int8),
+            dx=np.zeros(n, np.int32),
+            other_dx=np.zeros(n, np.int32),
             ed_form=np.zeros(n, np.int8),
             professional_dx_differs=np.zeros(n, bool),
+            ed_inside=np.zeros(n, bool),
             plan=np.zeros(n, np.int8),
             gap=np.zeros(n, np.int8),
             los1=np.zeros(n, np.int16),
@@ -109,7 +140,7 @@ def footprint(ep: Episodes) -> np.ndarray:
     gap = ep.gap.astype(np.int32)
     los1 = ep.los1.astype(np.int32)
     los2 = ep.los2.astype(np.int32)
-    out = np.zeros(len(ep), np.int32)
+    out = np.where((k == ED) & (ep.ed_form == MIDNIGHT), 1, 0).astype(np.int32)
     out = np.where(np.isin(k, (STAY, SNF, LONG_SNF)), los1, out)
     out = np.where(k == ED_ADMIT, gap + los1, out)
     out = np.where(np.isin(k, (TRANSFER, HOSP_SNF)), los1 + gap + los2, out)
@@ -146,8 +177,8 @@ def sample_background(
         np.tile(np.arange(len(RATES_PER_YEAR), dtype=np.int8), len(member)), counts.ravel()
     )
     k = ep.kind
-    ep.avoidable = rng.random(n) < P_AVOIDABLE
-    ep.ed_form = rng.choice(3, n, p=ED_FORM_WEIGHTS).astype(np.int8)
+    ep.ed_class = rng.choice(len(ED_DX_WEIGHTS), n, p=ED_DX_WEIGHTS).astype(np.int8)
+    ep.ed_form = rng.choice(len(ED_FORM_WEIGHTS), n, p=ED_FORM_WEIGHTS).astype(np.int8)
     ep.professional_dx_differs = (ep.ed_form == FACILITY_AND_PROFESSIONAL) & (
         rng.random(n) < P_PROFESSIONAL_DX_DIFFERS
     )
@@ -157,6 +188,7 @@ def sample_background(
     ep.plan = np.where(k == STAY, plan, EMERGENT).astype(np.int8)
     ep.gap = rng.integers(0, 2, n).astype(np.int8)
     short = np.minimum(1 + rng.poisson(2.5, n), 8)
+    ep.ed_inside = (k == STAY) & (rng.random(n) < P_ED_INSIDE_STAY)
     ep.los1 = np.select(
         [k == TRANSFER, k == HOSP_SNF, k == SNF, k == LONG_SNF],
         [
@@ -170,6 +202,7 @@ def sample_background(
     ep.los2 = np.select(
         [k == TRANSFER, k == HOSP_SNF], [rng.integers(2, 11, n), rng.integers(7, 29, n)], 0
     ).astype(np.int16)
+    ep.los1 = np.where(ep.ed_inside, np.maximum(ep.los1, 2), ep.los1).astype(np.int16)
     ep.voided = rng.random(n) < P_EPISODE_VOIDED
 
     # Place episodes on slots: random order per member, drop what does not fit, then spread.
@@ -196,3 +229,19 @@ def sample_background(
     offset = rng.integers(0, np.maximum(slack, 0) + 1)
     ep.anchor = (grid_start + slot * SLOT_DAYS + SLOT_MARGIN - 1 + offset).astype(np.int32)
     return ep
+
+
+def draw_diagnoses(rng: np.random.Generator, ep: Episodes, pools: dict[str, np.ndarray]) -> None:
+    """Each visit's principal diagnosis from its class pool, and a diagnosis of another class
+    (an avoidable-everywhere code for a visit that is not, an injury code otherwise)."""
+    n = len(ep)
+    ep.dx = np.zeros(n, np.int32)
+    for cls, name in enumerate(ED_DX_POOLS):
+        m = ep.ed_class == cls
+        pool = pools[name]
+        ep.dx[m] = pool[rng.integers(0, len(pool), int(m.sum()))]
+    yes, no = pools["ed_dx.avoidable_everywhere"], pools["ed_dx.injury"]
+    avoidable_like = np.isin(ep.ed_class, (DX_DHCS, DX_NYU_ONLY, DX_AVOIDABLE))
+    ep.other_dx = np.where(
+        avoidable_like, no[rng.integers(0, len(no), n)], yes[rng.integers(0, len(yes), n)]
+    ).astype(np.int32)

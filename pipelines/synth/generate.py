@@ -175,6 +175,7 @@ def generate_chunk(s: Settings, chunk: int, plant: Plant, rules: RuleConfig) -> 
         episodes.member, episodes.anchor, episodes.anchor + ev.footprint(episodes), m, spans
     )
     episodes = episodes.take(keep)
+    ev.draw_diagnoses(rng, episodes, codes.pools)
 
     renderer = Renderer(codes, rng)
     renderer.episodes(episodes)
@@ -220,7 +221,7 @@ def _statuses(r: ChunkResult) -> pl.DataFrame:
     ).sort("member_id", "status_date")
 
 
-def _truth_inputs(r: ChunkResult, plant: Plant) -> dict[str, pl.DataFrame]:
+def _truth_inputs(r: ChunkResult, plant: Plant, codes: Codes) -> dict[str, pl.DataFrame]:
     m, ep, sp, st = r.members, r.episodes, r.spans, r.statuses
     label = {int(i): p.scenario for p, i in zip(plant.members, plant.index, strict=True)}
     scenario = pl.Series([label.get(int(i), "background") for i in m.member]) if label else None
@@ -236,19 +237,9 @@ def _truth_inputs(r: ChunkResult, plant: Plant) -> dict[str, pl.DataFrame]:
     episodes = pl.DataFrame(
         {
             k: getattr(ep, k)
-            for k in (
-                "member",
-                "kind",
-                "anchor",
-                "avoidable",
-                "plan",
-                "gap",
-                "los1",
-                "los2",
-                "voided",
-            )
+            for k in ("member", "kind", "anchor", "plan", "gap", "los1", "los2", "voided")
         }
-    )
+    ).with_columns(dx=codes.strings(ep.dx))
     spans = pl.DataFrame(
         {
             "member": sp.member,
@@ -282,8 +273,20 @@ def _run_chunk(
         r.lines.height,
         _eligibility(r, load_codes(), npi_pool(s.seed)),
         _statuses(r),
-        (_truth_inputs(r, plant)),
+        _truth_inputs(r, plant, load_codes()),
     )
+
+
+def truth_inputs(s: Settings) -> dict[str, pl.DataFrame]:
+    """What compute_truth reads, regenerated without writing files (the same bytes as
+    `generate` draws): the truth under other rule sets is compute_truth on these."""
+    rules = load_rules()
+    plant = layout_plants(s, rules)
+    parts = [
+        _truth_inputs(generate_chunk(s, chunk, plant, rules), plant, load_codes())
+        for chunk in range(-(-s.members // CHUNK_MEMBERS))
+    ]
+    return {k: pl.concat([p[k] for p in parts]) for k in parts[0]}
 
 
 def generate(s: Settings) -> dict[str, int]:

@@ -47,7 +47,10 @@ def _spread(n: int, first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def _ed(d: dt.date, avoidable: bool = True, **kw) -> dict:
-    return {"kind": ev.ED, "anchor": d, "avoidable": avoidable, **kw}
+    """An ED visit whose diagnosis is avoidable under every method (DHCS list, NYU figure 1),
+    or under none (an injury), unless `ed_class` says otherwise."""
+    ed_class = ev.DX_AVOIDABLE if avoidable else ev.DX_NOT_AVOIDABLE
+    return {"kind": ev.ED, "anchor": d, "ed_class": ed_class, **kw}
 
 
 def _stay(d: dt.date, plan: int = ev.EMERGENT, los: int = 3, **kw) -> dict:
@@ -160,14 +163,26 @@ class _Builder:
             "ed_then_admission_next_day": lambda: self.adult(
                 "",
                 [
-                    {"kind": ev.ED_ADMIT, "anchor": d, "avoidable": True, "gap": 1, "los1": 3}
+                    {
+                        "kind": ev.ED_ADMIT,
+                        "anchor": d,
+                        "ed_class": ev.DX_AVOIDABLE,
+                        "gap": 1,
+                        "los1": 3,
+                    }
                     for d in self.recent(As)
                 ],
             ),
             "ed_then_admission_same_day": lambda: self.adult(
                 "",
                 [
-                    {"kind": ev.ED_ADMIT, "anchor": d, "avoidable": True, "gap": 0, "los1": 3}
+                    {
+                        "kind": ev.ED_ADMIT,
+                        "anchor": d,
+                        "ed_class": ev.DX_AVOIDABLE,
+                        "gap": 0,
+                        "los1": 3,
+                    }
                     for d in self.recent(As)
                 ],
             ),
@@ -199,6 +214,7 @@ class _Builder:
             "elective_planned_procedure": lambda: self.adult(
                 "", self.stays_plus(_stay(None, ev.ELECTIVE_PLANNED))
             ),
+            # A PR3 procedure with a PR4 (acute) principal diagnosis: unplanned.
             "elective_acute_unplanned": lambda: self.adult(
                 "", self.stays_plus(_stay(None, ev.ELECTIVE_ACUTE))
             ),
@@ -260,6 +276,33 @@ class _Builder:
             ),
             "in_ecm_earlier_span_only": lambda: self.adult("", adult_high, spans=gap_spans),
             "no_events": lambda: self.adult("", []),
+            # Issue 9: one member per rule edge on real codes.
+            "nyu_sum_exactly_half": lambda: self.adult(
+                "", [_ed(d, ed_class=ev.DX_NYU_HALF) for d in self.recent(A)]
+            ),
+            "nyu_only_avoidable": lambda: self.adult(
+                "", [_ed(d, ed_class=ev.DX_NYU_ONLY) for d in self.recent(A)]
+            ),
+            "pr3_procedure_emergency_admission": lambda: self.adult(
+                "", self.stays_plus(_stay(None, ev.EMERGENCY_PR3))
+            ),
+            "secondary_procedure_transplant": lambda: self.adult(
+                "", self.stays_plus(_stay(None, ev.TRANSPLANT_SECONDARY))
+            ),
+            "code_absent_from_ccs_map": lambda: self.adult(
+                "", self.stays_plus(_stay(None, ev.UNMAPPED_DX))
+            ),
+            "pos23_reading_not_a_visit": lambda: self.adult(
+                "",
+                [_ed(d) for d in self.recent(A - 1)]
+                + [{"kind": ev.READING, "anchor": d + dt.timedelta(3)} for d in self.recent(A - 1)],
+            ),
+            "midnight_crossing_visit": lambda: self.adult(
+                "", [_ed(d, ed_form=ev.MIDNIGHT) for d in self.recent(A - 1)]
+            ),
+            "ed_line_inside_stay": lambda: self.adult(
+                "", [_stay(d, los=4, ed_inside=True) for d in self.recent(As)]
+            ),
         }
         return f
 

@@ -1,8 +1,11 @@
 """The truth: every member's measures and tier, computed from the planted episodes.
 
 An independent Polars implementation of docs/method.md sections 2 and 4-7. It never reads the
-claim lines: it knows each episode's events (ED visit or not, avoidable, stay setting, planned,
-length) because the generator decided them, and the renderer only writes them down.
+claim lines: it knows each episode's events (ED visit or not, stay setting, planned, length)
+because the generator decided them, and the renderer only writes them down. How avoidable an
+ED visit is, it decides itself from the visit's diagnosis code and the published lists
+(pipelines.synth.value_sets), under whichever method the rules set. Weights are integers in
+thousandths, so fractional sums are exact; counts are published as DECIMAL(18,3).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import polars as pl
 from pipelines.config import RuleConfig
 from pipelines.measures import COUNT_COLUMNS, OUTCOME_COLUMNS, WINDOW_COLUMNS
 from pipelines.synth import events as ev
+from pipelines.synth import value_sets as vs
 from pipelines.synth.eligibility import STATUS_NAMES
 
 HOSPITAL_KINDS = (ev.STAY, ev.ED_ADMIT, ev.TRANSFER, ev.HOSP_SNF)
@@ -25,15 +29,49 @@ def _day(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.Int32).cast(pl.Date)
 
 
+MILLI = 1000  # weights in thousandths
+NYU_TO_MILLI = vs.NYU_SCALE // MILLI
+
+
+def avoidable_weights(dx: pl.Expr, rules: RuleConfig) -> tuple[pl.Expr, pl.Expr]:
+    """(avoidable weight, adult ED weight) of a visit with diagnosis `dx`, in thousandths.
+
+    dhcs: 1 on the DHCS list. nyu threshold: 1 when noner + epct + edcnpa is above the
+    threshold; fractional: that figure rounded half up to thousandths. Codes flagged injury,
+    psych, alcohol or drug, and codes not in the table, weigh 0 under NYU. `all`: the adult
+    weight is 1 for every visit; the avoidable weight stays the DHCS list's.
+    """
+    adult = rules.adult
+    if adult.avoidable_method == "dhcs":
+        avoidable = pl.when(dx.is_in(list(vs.dhcs_avoidable()))).then(MILLI).otherwise(0)
+    else:
+        nyu = vs.nyu_classification().filter(pl.col("nyu_figure").is_not_null())
+        figure = dx.replace_strict(
+            nyu["code"], nyu["nyu_figure"], default=None, return_dtype=pl.Int64
+        )
+        if adult.nyu_method == "threshold":
+            cut = round(adult.nyu_threshold * vs.NYU_SCALE)
+            avoidable = pl.when(figure > cut).then(MILLI).otherwise(0)
+        else:
+            avoidable = ((figure + NYU_TO_MILLI // 2) // NYU_TO_MILLI).fill_null(0)
+    avoidable = avoidable.cast(pl.Int64)
+    adult_ed = pl.lit(MILLI, pl.Int64) if adult.ed_measure == "all" else avoidable
+    return avoidable, adult_ed
+
+
 def events_of(episodes: pl.DataFrame, rules: RuleConfig) -> pl.DataFrame:
-    """One row per counted-or-not event: member, date, is_ed, avoidable, hospital, snf flags."""
+    """One row per counted-or-not event: member, date, is_ed, avoidable and adult ED weights
+    (thousandths), hospital, snf flags."""
     ep = episodes.filter(~pl.col("voided"))
     unplanned = pl.col("plan") < ev.FIRST_PLANNED
+    avoidable, adult_ed = avoidable_weights(pl.col("dx"), rules)
+    no_weight = pl.lit(0, pl.Int64)
     ed = ep.filter(pl.col("kind") == ev.ED).select(
         "member",
         date=_day("anchor"),
         is_ed=pl.lit(True),
-        avoidable=pl.col("avoidable"),
+        avoidable=avoidable,
+        adult_ed=adult_ed,
         hospital=pl.lit(False),
         snf=pl.lit(False),
     )
@@ -42,7 +80,8 @@ def events_of(episodes: pl.DataFrame, rules: RuleConfig) -> pl.DataFrame:
         date=_day("anchor")
         + pl.duration(days=pl.when(pl.col("kind") == ev.ED_ADMIT).then(pl.col("gap")).otherwise(0)),
         is_ed=pl.lit(False),
-        avoidable=pl.lit(False),
+        avoidable=no_weight,
+        adult_ed=no_weight,
         hospital=unplanned,
         snf=pl.lit(False),
     )
@@ -54,7 +93,8 @@ def events_of(episodes: pl.DataFrame, rules: RuleConfig) -> pl.DataFrame:
             days=pl.when(to_snf).then(pl.col("los1").cast(pl.Int32) + pl.col("gap")).otherwise(0)
         ),
         is_ed=pl.lit(False),
-        avoidable=pl.lit(False),
+        avoidable=no_weight,
+        adult_ed=no_weight,
         hospital=pl.lit(False),
         snf=unplanned
         & (
@@ -68,7 +108,8 @@ def events_of(episodes: pl.DataFrame, rules: RuleConfig) -> pl.DataFrame:
 def best_windows(
     events: pl.DataFrame, lookback_first: dt.date, period: str, prefix: str
 ) -> pl.DataFrame:
-    """Best six-month window per member (method.md section 2): most events, latest end."""
+    """Best six-month window per member (method.md section 2): the most weight (column
+    `weight`, events of weight 0 already dropped), ties to the latest end."""
     first_end = pl.select(pl.lit(lookback_first).dt.offset_by(period)).item() - dt.timedelta(1)
     at_events = events.select(
         "member",
@@ -85,7 +126,7 @@ def best_windows(
         cands.join(events, on="member")
         .filter(pl.col("date").is_between(pl.col("start"), pl.col("end")))
         .group_by("member", "start", "end")
-        .agg(n=pl.len().cast(pl.Int64))
+        .agg(n=pl.col("weight").sum().cast(pl.Int64))
         .sort(["member", "n", "end", "start"], descending=[False, True, True, True])
         .unique("member", keep="first")
     )
@@ -159,18 +200,25 @@ def compute_truth(
     counts = ev_all.group_by("member").agg(
         ed_visits_6m=n(pl.col("is_ed") & in6),
         ed_visits_12m=n(pl.col("is_ed")),
-        avoidable_ed_visits_6m=n(pl.col("avoidable") & in6),
-        avoidable_ed_visits_12m=n(pl.col("avoidable")),
+        avoidable_ed_visits_6m=pl.col("avoidable").filter(in6).sum(),
+        avoidable_ed_visits_12m=pl.col("avoidable").sum(),
         unplanned_hospital_stays_6m=n(pl.col("hospital") & in6),
         unplanned_hospital_stays_12m=n(pl.col("hospital")),
         unplanned_snf_stays_6m=n(pl.col("snf") & in6),
         unplanned_snf_stays_12m=n(pl.col("snf")),
     )
-    ed_measure = pl.col("is_ed") if rules.adult.ed_measure == "all" else pl.col("avoidable")
     period = f"{w.period_months}mo"
-    bw_ed = best_windows(ev_all.filter(ed_measure), lookback_first, period, "ed")
+    bw_ed = best_windows(
+        ev_all.filter(pl.col("adult_ed") > 0).with_columns(weight=pl.col("adult_ed")),
+        lookback_first,
+        period,
+        "ed",
+    )
     bw_stays = best_windows(
-        ev_all.filter(pl.col("hospital") | pl.col("snf")), lookback_first, period, "stays"
+        ev_all.filter(pl.col("hospital") | pl.col("snf")).with_columns(weight=pl.lit(1)),
+        lookback_first,
+        period,
+        "stays",
     )
     bw_ed = bw_ed.rename({"best_window_ed": "best_window_ed_visits"})
 
@@ -185,17 +233,24 @@ def compute_truth(
     adult = pl.col("age") >= rules.adult_min_age
     ed12 = pl.col("ed_visits_12m")
     stays12 = pl.col("unplanned_hospital_stays_12m") + pl.col("unplanned_snf_stays_12m")
-    bwe, bws = pl.col("best_window_ed_visits"), pl.col("best_window_stays")
+    # The adult ED measure in thousandths (exact) for comparisons, as a float for the score.
+    bwe_milli, bws = pl.col("best_window_ed_visits"), pl.col("best_window_stays")
+    bwe = bwe_milli / MILLI
+
+    def near(threshold: int) -> int:
+        """Moderate: within the margin of the threshold, and at least 1 (method.md §9)."""
+        return max(threshold - margin, 1)
+
     crit = {
-        "adult_ed": adult & (bwe >= a.ed_visits),
+        "adult_ed": adult & (bwe_milli >= a.ed_visits * MILLI),
         "adult_stays": adult & (bws >= a.unplanned_stays),
         "child_ed": ~adult & (ed12 >= ch.ed_visits),
         "child_stays": ~adult & (stays12 >= ch.unplanned_stays),
     }
     moderate = (
         pl.when(adult)
-        .then((bwe >= a.ed_visits - margin) | (bws >= a.unplanned_stays - margin))
-        .otherwise((ed12 >= ch.ed_visits - margin) | (stays12 >= ch.unplanned_stays - margin))
+        .then((bwe_milli >= near(a.ed_visits) * MILLI) | (bws >= near(a.unplanned_stays)))
+        .otherwise((ed12 >= near(ch.ed_visits)) | (stays12 >= near(ch.unplanned_stays)))
     )
     df = df.with_columns(
         age_group=pl.when(adult).then(pl.lit("adult")).otherwise(pl.lit("child")),
@@ -248,6 +303,11 @@ def compute_truth(
         care_management_status=pl.col("status")
         .cast(pl.Int64)
         .replace_strict(list(range(len(STATUS_NAMES))), list(STATUS_NAMES), default=None),
+    )
+    milli_decimal = pl.Decimal(18, 3)
+    df = df.with_columns(
+        (pl.col(c).cast(milli_decimal) / MILLI).cast(milli_decimal)
+        for c in ("avoidable_ed_visits_6m", "avoidable_ed_visits_12m", "best_window_ed_visits")
     )
     return df.sort("member").select(
         "member_id",

@@ -19,7 +19,8 @@ import polars as pl
 
 from pipelines.measures import COUNT_COLUMNS, OUTCOME_COLUMNS, WINDOW_COLUMNS
 
-COMPARED = (*COUNT_COLUMNS, *WINDOW_COLUMNS, *OUTCOME_COLUMNS)
+# Every column the truth and the member mart share, the score included.
+COMPARED = (*COUNT_COLUMNS, *WINDOW_COLUMNS, *OUTCOME_COLUMNS, "score")
 
 
 def mismatches(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> dict[str, int]:

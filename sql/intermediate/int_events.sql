@@ -4,8 +4,9 @@
 -- the stay's admission date; it falls in the 12-month look-back (in_12m) or the 6-month
 -- period (in_6m) when that date does.
 -- * counts_as_ed_visit: every (unfolded) ED visit; the children's ED measure and ed_visits_*.
--- * counts_as_adult_ed: the adult ED measure, avoidable visits only, or every ED visit when
---   `adult_ed_measure` is 'all'.
+-- * avoidable_weight: the visit's avoidable weight (int_ed_visits: 1 or 0, or the NYU fraction).
+-- * adult_ed_weight: what the visit adds to the adult ED measure: its avoidable weight, or 1 for
+--   every ED visit when `adult_ed_measure` is 'all'; counts_as_adult_ed when above 0.
 -- * counts_as_stay: unplanned hospital stays and unplanned short-term SNF stays.
 -- * via_ed: a stay with an ED visit on its admission date or up to `ed_fold_days` before.
 with
@@ -43,7 +44,16 @@ ed_events as (
         claim_ids,
         principal_diagnosis_code,
         is_avoidable,
+        avoidable_method,
+        avoidable_figure,
+        avoidable_not_classified_as,
+        avoidable_weight,
+        case
+            when getvariable('adult_ed_measure') = 'all' then cast(1 as decimal(18, 3))
+            else avoidable_weight
+        end as adult_ed_weight,
         cast(null as boolean) as is_planned,
+        cast(null as varchar) as planned_reason,
         cast(null as boolean) as is_short_term,
         cast(null as boolean) as is_via_ed,
         cast(null as bigint) as length_of_stay_days,
@@ -65,6 +75,7 @@ stay_events as (
         stays.principal_diagnosis_code,
         cast(null as boolean) as is_avoidable,
         stays.is_planned,
+        stays.planned_reason,
         stays.is_short_term,
         stays_via_ed.stay_id is not null as is_via_ed,
         stays.length_of_stay_days,
@@ -92,7 +103,13 @@ final as (
         unioned.claim_ids,
         unioned.principal_diagnosis_code,
         unioned.is_avoidable,
+        unioned.avoidable_method,
+        unioned.avoidable_figure,
+        unioned.avoidable_not_classified_as,
+        coalesce(unioned.avoidable_weight, 0) as avoidable_weight,
+        coalesce(unioned.adult_ed_weight, 0) as adult_ed_weight,
         unioned.is_planned,
+        unioned.planned_reason,
         unioned.is_short_term,
         unioned.is_via_ed,
         unioned.length_of_stay_days,

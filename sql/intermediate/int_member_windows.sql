@@ -1,14 +1,16 @@
 -- int_member_windows
 -- Per member with at least one event in the look-back: the 6- and 12-month counts and the best
 -- six-month windows (method 2, 3 and 8).
--- * Counts: ED visits (all, not folded), avoidable ED visits, counted (unplanned) hospital
---   stays and counted (unplanned, short-term) SNF stays, by event date in the 12-month
---   look-back and in the 6-month period ending on the as-of date.
+-- * Counts: ED visits (all, not folded), avoidable ED visits (the sum of the visits' avoidable
+--   weights: a count, or with NYU fractional a sum of fractions, DECIMAL(18,3)), counted
+--   (unplanned) hospital stays and counted (unplanned, short-term) SNF stays, by event date in
+--   the 12-month look-back and in the 6-month period ending on the as-of date.
 -- * Best six-month window, separately for the adult ED measure (counts_as_adult_ed) and for
 --   counted stays: the candidates are the earliest window of the look-back
 --   [lookback_start, first_period_end] and every window [e - `period_months` months + 1 day, e]
 --   ending on an event date e of that measure whose start is on or after lookback_start. The
---   best window holds the most events of the measure; ties go to the latest-ending window.
+--   best window holds the most of the measure (the sum of the adult ED weights; the number of
+--   counted stays); ties go to the latest-ending window.
 --   A measure with no event in the look-back has count 0 and no window.
 -- * first/last_event_date: the earliest and latest date of an ED visit or counted stay in the
 --   look-back.
@@ -30,8 +32,8 @@ counts as (
         member_id,
         count(*) filter (where counts_as_ed_visit and in_6m) as ed_visits_6m,
         count(*) filter (where counts_as_ed_visit) as ed_visits_12m,
-        count(*) filter (where is_avoidable and in_6m) as avoidable_ed_visits_6m,
-        count(*) filter (where is_avoidable) as avoidable_ed_visits_12m,
+        coalesce(sum(avoidable_weight) filter (where in_6m), 0) as avoidable_ed_visits_6m,
+        coalesce(sum(avoidable_weight), 0) as avoidable_ed_visits_12m,
         count(*) filter (
             where counts_as_stay and event_type = 'hospital_stay' and in_6m
         ) as unplanned_hospital_stays_6m,
@@ -52,14 +54,16 @@ measure_events as (
     select
         member_id,
         'ed' as measure,
-        event_date
+        event_date,
+        adult_ed_weight as weight
     from events
     where counts_as_adult_ed
     union all
     select
         member_id,
         'stays' as measure,
-        event_date
+        event_date,
+        cast(1 as decimal(18, 3)) as weight
     from events
     where counts_as_stay
 ),
@@ -91,7 +95,7 @@ window_counts as (
         candidate_windows.measure,
         candidate_windows.window_start,
         candidate_windows.window_end,
-        count(*) as events_in_window
+        sum(measure_events.weight) as events_in_window
     from candidate_windows
     inner join measure_events
         on measure_events.member_id = candidate_windows.member_id
@@ -119,14 +123,14 @@ final as (
         counts.member_id,
         counts.ed_visits_6m,
         counts.ed_visits_12m,
-        counts.avoidable_ed_visits_6m,
-        counts.avoidable_ed_visits_12m,
+        cast(counts.avoidable_ed_visits_6m as decimal(18, 3)) as avoidable_ed_visits_6m,
+        cast(counts.avoidable_ed_visits_12m as decimal(18, 3)) as avoidable_ed_visits_12m,
         counts.unplanned_hospital_stays_6m,
         counts.unplanned_hospital_stays_12m,
         counts.unplanned_snf_stays_6m,
         counts.unplanned_snf_stays_12m,
-        coalesce(best_ed.events_in_window, 0) as best_window_ed_visits,
-        coalesce(best_stays.events_in_window, 0) as best_window_stays,
+        cast(coalesce(best_ed.events_in_window, 0) as decimal(18, 3)) as best_window_ed_visits,
+        cast(coalesce(best_stays.events_in_window, 0) as bigint) as best_window_stays,
         best_ed.window_start as best_window_ed_start,
         best_ed.window_end as best_window_ed_end,
         best_stays.window_start as best_window_stays_start,

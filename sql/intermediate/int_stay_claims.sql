@@ -5,6 +5,8 @@
 --   its discharge date its discharge_date, else its latest service_to_date.
 -- * Principal diagnosis, principal procedure, admission type and discharge status come from
 --   the claim's first line that carries them.
+-- * procedure_codes: every procedure of every line of the claim (principal and
+--   procedure_code_2..25), distinct and sorted: the CMS PRA looks at every procedure.
 with
 
 claim_lines as (
@@ -22,7 +24,12 @@ final as (
         arg_min(discharge_status_code, claim_line_number) as discharge_status_code,
         arg_min(principal_diagnosis_code, claim_line_number) as principal_diagnosis_code,
         arg_min(principal_procedure_code, claim_line_number) as principal_procedure_code,
-        arg_min(admission_type_code, claim_line_number) as admission_type_code
+        arg_min(admission_type_code, claim_line_number) as admission_type_code,
+        list_sort(
+            list_distinct(
+                flatten(list(list_prepend(principal_procedure_code, other_procedure_codes)))
+            )
+        ) as procedure_codes
     from claim_lines
     group by
         member_id,

@@ -4,7 +4,11 @@
 -- counted or not, with its claim ids and flags. counted is true for an ED visit (every
 -- unfolded visit counts as an ED visit) and for an unplanned hospital or unplanned
 -- short-term SNF stay; in_best_*_window marks the events of the best six-month windows that
--- the adult measures count; why_counted says it in words.
+-- the adult measures count; why_counted says it in words. For an ED visit, avoidable_method
+-- (dhcs, nyu_threshold, nyu_fractional), avoidable_figure (the NYU noner + epct + edcnpa, null
+-- under dhcs or when not classified) and avoidable_weight (what it adds to the avoidable
+-- count) say which method and which figure decided it; for a stay planned_reason says which
+-- CMS PRA table (or the delivery/newborn choice) made it planned.
 -- as_of: the night this table holds (the run's as-of date), on every row.
 with
 
@@ -46,7 +50,11 @@ final as (
         claim_ids,
         principal_diagnosis_code,
         is_avoidable as avoidable,
+        avoidable_method,
+        avoidable_figure,
+        case when event_type = 'ed_visit' then avoidable_weight end as avoidable_weight,
         is_planned as planned,
+        planned_reason,
         is_short_term as short_term,
         is_via_ed as via_ed,
         counts_as_ed_visit or counts_as_stay as counted,
@@ -56,12 +64,22 @@ final as (
         coalesce(in_best_stays_window, false) as in_best_stays_window,
         case
             when event_type = 'ed_visit' then concat(
-                'ED visit',
-                case
-                    when is_avoidable then ', avoidable principal diagnosis '
-                    else ', principal diagnosis not on the avoidable list '
-                end,
+                'ED visit, principal diagnosis ',
                 coalesce(principal_diagnosis_code, '(none)'),
+                case avoidable_method
+                    when 'dhcs' then
+                        case
+                            when is_avoidable then ', avoidable (on the DHCS list)'
+                            else ', not on the DHCS avoidable list'
+                        end
+                    else
+                        case
+                            when avoidable_figure is null
+                                then ', NYU: not classified (' || avoidable_not_classified_as || ')'
+                            else ', NYU noner+epct+edcnpa ' || avoidable_figure::varchar
+                                || ' counts ' || avoidable_weight::varchar
+                        end
+                end,
                 case when in_6m then '; in the last 6 months' end,
                 case when in_best_ed_window then '; in the best six-month ED window' end
             )
@@ -75,7 +93,12 @@ final as (
                 case when coalesce(in_best_stays_window, false)
                     then '; in the best six-month stays window' end
             )
-            when is_planned then 'not counted: planned stay'
+            when is_planned then 'not counted: planned stay (' || case planned_reason
+                when 'pr1_procedure' then 'CMS PRA PR1: always-planned procedure'
+                when 'pr2_diagnosis' then 'CMS PRA PR2: always-planned diagnosis'
+                when 'delivery_newborn' then 'delivery or newborn'
+                when 'pr3_procedure' then 'CMS PRA PR3: potentially planned procedure, diagnosis not acute'
+            end || ')'
             else 'not counted: SNF stay of ' || length_of_stay_days || ' days (not short-term)'
         end as why_counted
     from joined
