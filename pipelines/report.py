@@ -25,6 +25,7 @@ from pipelines.report_text import (
     CRITERION_NAMES,
     FILE_STATES,
     GATE_NAMES,
+    MONITORING_REASONS,
     TIER_MEANINGS,
     definitions,
     human,
@@ -193,11 +194,22 @@ def _who(con: duckdb.DuckDBPyConnection) -> str:
     return (
         "<h2>Who is on the list</h2>"
         + bar_chart("High members by criterion met (a member may meet two)", criteria)
+        + "<h3>Monitoring: why they are not called</h3>"
+        + _monitoring(_rows(con, "monitoring_by_reason"))
         + "<h3>By age group and tier</h3>"
         + _by_tier(_rows(con, "candidates_by_age_group"), "age group")
         + "<h3>By county and tier (most High members first; at most "
         + f"{TOP_COUNTIES} counties, the rest added up)</h3>"
         + _by_tier(_rows(con, "candidates_by_county"), "county", TOP_COUNTIES)
+    )
+
+
+def _monitoring(rows: list[tuple[str, int, dt.date]]) -> str:
+    if not rows:
+        return "<p class='empty'>No Monitoring member tonight.</p>"
+    return table(
+        ("reason", "members", "latest status date"),
+        [(human(MONITORING_REASONS, reason), n, str(latest)) for reason, n, latest in rows],
     )
 
 

@@ -50,6 +50,11 @@ EXCLUSION_REASONS = {
     "in_ecm": "Already in ECM",
 }
 
+MONITORING_REASONS = {
+    "declined": "Declined care management",
+    "unreachable": "Could not be reached",
+}
+
 CRITERION_NAMES = {
     "adult_ed": "Adults: avoidable ED visits",
     "adult_stays": "Adults: unplanned stays",

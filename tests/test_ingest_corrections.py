@@ -221,3 +221,13 @@ def test_claims_that_replace_each_other_count_once(tmp_path):
     assert query(
         con, "select count(*) from intermediate.int_stays where member_id = 'cycle'"
     ).rows() == [(2,)]
+
+
+def test_claims_of_members_the_snapshot_in_force_lacks_are_unknown(con, landing):
+    """The claims_members_known gate judges the eligibility snapshot in force: M2 enrolled
+    on night 1 and missing from night 2's full snapshot makes M2's claims unknown."""
+    write_csv(landing / "medical_claims_1.csv", [claim(claim_id="C1", member_id="M2")])
+    write_csv(landing / "eligibility_1.csv", [_span("M1"), _span("M2")], ELIGIBILITY_HEADER)
+    assert _night(con, landing, "n1")["claims_members_known"]
+    write_csv(landing / "eligibility_1.csv", [_span("M1")], ELIGIBILITY_HEADER)
+    assert not _night(con, landing, "n2")["claims_members_known"]

@@ -284,11 +284,13 @@ def test_malformed_records_and_parser_rejects_together_keep_their_rows(tmp_path,
 
 
 def test_parquet_rows_are_counted_from_the_footer(tmp_path, landing):
-    from pipelines.ingest.records import parquet_rows
+    from pipelines.ingest.records import count_records
 
     table = pa.table({k: pa.array([v] * 7) for k, v in claim().items()})
     path = write_parquet(landing / "medical_claims_p.parquet", table)
-    assert parquet_rows(path) == 7
+    assert count_records(path, "parquet") == 7
+    con, report = ingest(tmp_path / "w.duckdb", landing)
+    assert (report.files[0].rows_read, report.files[0].rows_loaded) == (7, 7)
 
 
 # Row rules and real-world tolerance (issue 8 items 3 and 4).
@@ -427,3 +429,34 @@ def test_a_parquet_decimal_that_does_not_fit_is_quarantined_never_rounded(tmp_pa
     assert con.execute(
         "select source_row, column_name, original_value, reason from raw.quarantine"
     ).fetchall() == [(2, "paid_amount", "12.3456", "value_does_not_fit")]
+
+
+def test_a_file_that_cannot_be_read_when_hashed_is_rejected(tmp_path, landing, monkeypatch):
+    """Listed, then unreadable by the time it is hashed (removed or locked meanwhile)."""
+    import pipelines.ingest.load as load_module
+
+    write_csv(landing / "medical_claims_1.csv", [claim()])
+    write_csv(landing / "medical_claims_2.csv", [claim(claim_id="C2")])
+    real = load_module.snapshot
+
+    def locked(path):
+        if path.name == "medical_claims_1.csv":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(load_module, "snapshot", locked)
+    con, _ = ingest(tmp_path / "w.duckdb", landing)
+    assert _night(con) == [
+        ("medical_claims_1.csv", "medical_claims", "rejected", "no_permission"),
+        ("medical_claims_2.csv", "medical_claims", "loaded", None),
+    ]
+
+
+def test_reconcile_finds_a_superseded_row_missing_from_raw(tmp_path, landing):
+    write_csv(landing / "medical_claims_1.csv", [claim(paid_amount="1")])
+    con, _ = ingest(tmp_path / "w.duckdb", landing)
+    write_csv(landing / "medical_claims_2.csv", [claim(paid_amount="2")])
+    ingest_landing(con, landing, IngestSettings(run_quality=False))
+    assert reconcile(con) == []
+    con.execute("delete from raw.medical_claims where _source_file = 'medical_claims_1.csv'")
+    assert "medical_claims_1.csv: 1 superseded rows are no longer in raw" in reconcile(con)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -20,9 +21,11 @@ from tests.builders import (
     RawBuilder,
     build,
     query,
+    with_ed_measure,
 )
 
 D = date
+NYU_ONLY_DX = "R0789"  # chest pain: not on the DHCS list; NYU figure 0.6111111111
 SUMS = (
     "sum(member_months)::int as mm, sum(ed_visits)::int as ed, "
     "sum(avoidable_ed_visits)::int as avoidable, sum(unplanned_stays)::int as stays, "
@@ -144,3 +147,26 @@ def test_other_as_of_day_and_lookback(tmp_path) -> None:
     # quiet 6; ED: adult 5 (Feb 1 .. Jun 1) + child 2; stays: the leaver's March stay.
     assert sums(con) == (27, 7, 5, 1, 1, 0)
     assert sums(con, "county = 'Fresno' and month_end = '2026-03-15'") == (1, 0, 0, 1, 1, 0)
+
+
+def test_avoidable_visits_add_up_like_the_members_counts(tmp_path) -> None:
+    """Under the NYU fractional method a visit counts its fraction, as in the member counts."""
+    b = scenarios()
+    b.member("nyu_two", county="Kern")
+    for day in (D(2026, 3, 5), D(2026, 4, 5)):
+        b.ed_visit("nyu_two", day, dx=NYU_ONLY_DX)
+    rules = with_ed_measure(load_rules(), "nyu", "fractional")
+    con = build(b, tmp_path / "w.duckdb", rules=rules)
+    kern = con.execute(
+        "select sum(ed_visits)::int, sum(avoidable_ed_visits) from marts.fct_member_months"
+        " where county = 'Kern'"
+    ).fetchall()[0]
+    member = con.execute(
+        "select avoidable_ed_visits_12m from marts.fct_member_measures where member_id = 'nyu_two'"
+    ).fetchall()[0][0]
+    assert kern == (2, member)
+    assert member == Decimal("1.222")
+    total = con.execute(
+        "select sum(avoidable_ed_visits) from marts.fct_member_months where county = 'Alameda'"
+    ).fetchall()[0][0]
+    assert total == Decimal("5.000")  # adult_high's five J069 visits: NYU figure 1.0 each

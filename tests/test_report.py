@@ -124,6 +124,11 @@ def test_exclusions_rates_and_freshness_figures(two_nights):
     con, html = two_nights
     assert _rows(con, "exclusions_by_reason") == [("not_enrolled", "Low", 1), ("hospice", "Low", 1)]
     assert "In hospice" in html
+    assert _rows(con, "monitoring_by_reason") == [
+        ("declined", 1, dt.date(2026, 5, 2)),
+        ("unreachable", 1, dt.date(2026, 4, 15)),
+    ]
+    assert "Declined care management" in html and "Could not be reached" in html
     rates = {(r[0], r[1]): r[2:] for r in _rows(con, "utilization_rates")}
     # ADULT_STAYS alone in Fresno: 12 member-months, 3 unplanned stays, no ED visit.
     assert rates[("county", "Fresno")] == (12, 0, 0.0, 3, 250.0)

@@ -10,7 +10,8 @@
 --   counts member months). A member counts once per month whatever their spans.
 -- * Events: the events that count for the rules (int_events), on their date, of a member
 --   enrolled on that date: ed_visits (every ED visit not folded into a stay),
---   avoidable_ed_visits (principal diagnosis on the avoidable list), unplanned_stays
+--   avoidable_ed_visits (the sum of the visits' avoidable weights, as the members'
+--   avoidable_ed_visits_12m: 1 or 0 per visit, or the NYU fraction), unplanned_stays
 --   (unplanned hospital stays and unplanned short-term SNF stays, by admission date) and its
 --   split unplanned_hospital_stays and unplanned_snf_stays.
 -- * county, plan_code, age_group and tier are tonight's, as on the list (age on the as-of
@@ -75,7 +76,7 @@ enrolled_events as (
         events.member_id,
         months.month_number,
         events.counts_as_ed_visit,
-        events.is_avoidable,
+        events.avoidable_weight,
         events.counts_as_stay,
         events.event_type
     from events
@@ -106,7 +107,8 @@ member_month_counts as (
         month_number,
         0 as member_months,
         cast(counts_as_ed_visit as integer) as ed_visits,
-        cast(counts_as_ed_visit and is_avoidable as integer) as avoidable_ed_visits,
+        case when counts_as_ed_visit then coalesce(avoidable_weight, 0) else 0 end
+            as avoidable_ed_visits,
         cast(counts_as_stay and event_type = 'hospital_stay' as integer)
             as unplanned_hospital_stays,
         cast(counts_as_stay and event_type = 'snf_stay' as integer) as unplanned_snf_stays
@@ -151,7 +153,7 @@ final as (
         tier,
         cast(member_months as bigint) as member_months,
         cast(ed_visits as bigint) as ed_visits,
-        cast(avoidable_ed_visits as bigint) as avoidable_ed_visits,
+        cast(avoidable_ed_visits as decimal(18, 3)) as avoidable_ed_visits,
         cast(unplanned_stays as bigint) as unplanned_stays,
         cast(unplanned_hospital_stays as bigint) as unplanned_hospital_stays,
         cast(unplanned_snf_stays as bigint) as unplanned_snf_stays
