@@ -346,6 +346,7 @@ def test_row_rules_quarantine_or_warn_naming_column_and_reason(tmp_path, landing
             _span(member_id="E4", birth_date="2026-02-01", enrollment_end_date="2025-12-31"),
             _span(member_id="E5", birth_date="2025-01-20"),
             _span(member_id="E6", enrollment_end_date="9999-12-31"),
+            _span(member_id="E7", birth_date="2025-03-01"),  # adult enrolled before birth
         ],
     )
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
@@ -354,13 +355,14 @@ def test_row_rules_quarantine_or_warn_naming_column_and_reason(tmp_path, landing
         ("eligibility_1.csv", 2, "enrollment_end_date", "end_before_start"),
         ("eligibility_1.csv", 3, "death_date", "death_before_birth"),
         ("eligibility_1.csv", 4, "birth_date", "born_after_enrollment_end"),
+        ("eligibility_1.csv", 7, "birth_date", "born_after_enrollment_start"),
         ("medical_claims_1.csv", 2, "service_to_date", "to_before_from"),
         ("medical_claims_1.csv", 3, "discharge_date", "discharge_before_admission"),
         ("medical_claims_1.csv", 5, "claim_id", "control_character"),
         ("medical_claims_1.csv", 6, "member_id", "control_character"),
     ]
     assert _warnings(con) == [
-        ("eligibility_1.csv", 5, "birth_date", "born_after_enrollment_start"),
+        ("eligibility_1.csv", 5, "birth_date", "born_in_enrollment_start_month"),
         ("medical_claims_1.csv", 4, "principal_diagnosis_code", "missing_principal_diagnosis"),
     ]
     by_name = {f.name: f for f in report.files}
