@@ -19,3 +19,25 @@ def test_unknown_ed_measure_is_refused():
     raw["adult"]["ed_measure"] = "preventable"
     with pytest.raises(ValueError, match="ed_measure"):
         parse_rules(raw)
+
+
+def test_the_old_avoidable_measure_is_refused_with_its_replacements():
+    raw = tomllib.loads(RULES_FILE.read_text())
+    raw["adult"]["ed_measure"] = "avoidable"
+    with pytest.raises(ValueError, match="use 'dhcs'.*'nyu'.*'all'"):
+        parse_rules(raw)
+
+
+def test_nyu_settings_are_checked_and_name_the_method():
+    raw = tomllib.loads(RULES_FILE.read_text())
+    assert parse_rules(raw).adult.avoidable_method == "dhcs"
+    raw["adult"] |= {"ed_measure": "nyu", "nyu_method": "fractional"}
+    assert parse_rules(raw).sql_params()["avoidable_method"] == "nyu_fractional"
+    raw["adult"]["ed_measure"] = "all"
+    assert parse_rules(raw).adult.avoidable_method == "dhcs"  # avoidable counts stay DHCS
+    raw["adult"] |= {"ed_measure": "nyu", "nyu_method": "sum"}
+    with pytest.raises(ValueError, match="nyu_method"):
+        parse_rules(raw)
+    raw["adult"] |= {"nyu_method": "threshold", "nyu_threshold": 1.5}
+    with pytest.raises(ValueError, match="nyu_threshold"):
+        parse_rules(raw)
