@@ -228,9 +228,18 @@ ELIGIBILITY = FileKind(
         RowRule(
             "born_after_enrollment_start",
             "birth_date",
+            "{birth_date} >= date_trunc('month', {enrollment_start_date}) + interval 1 month",
+            "quarantine",
+            "birth_date in a month after the span started (a wrong birth date would make an "
+            "adult a child)",
+        ),
+        RowRule(
+            "born_in_enrollment_start_month",
+            "birth_date",
             "{birth_date} > {enrollment_start_date}",
             "warn",
-            "birth_date after the span started (a newborn enrolled from the month of birth)",
+            "birth_date after the span started, in its first month (a newborn enrolled from "
+            "the month of birth)",
         ),
     ),
     columns=(

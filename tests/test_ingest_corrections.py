@@ -221,3 +221,37 @@ def test_claims_that_replace_each_other_count_once(tmp_path):
     assert query(
         con, "select count(*) from intermediate.int_stays where member_id = 'cycle'"
     ).rows() == [(2,)]
+
+
+def test_claims_of_members_the_snapshot_in_force_lacks_are_unknown(con, landing):
+    """The claims_members_known gate judges the eligibility snapshot in force: M2 enrolled
+    on night 1 and missing from night 2's full snapshot makes M2's claims unknown."""
+    write_csv(landing / "medical_claims_1.csv", [claim(claim_id="C1", member_id="M2")])
+    write_csv(landing / "eligibility_1.csv", [_span("M1"), _span("M2")], ELIGIBILITY_HEADER)
+    assert _night(con, landing, "n1")["claims_members_known"]
+    write_csv(landing / "eligibility_1.csv", [_span("M1")], ELIGIBILITY_HEADER)
+    assert not _night(con, landing, "n2")["claims_members_known"]
+
+
+def test_a_corrected_line_drops_its_earlier_procedures(con, landing):
+    """Night 1: an elective stay with a potentially planned procedure (procedure_code_2) and a
+    non-acute diagnosis is planned. Night 2 corrects the line without that procedure: the
+    stay is unplanned, the earlier version's procedure no longer counts."""
+    header = [*STAY_HEADER, "procedure_code_2"]
+    elective = {"admission_type_code": "3", "principal_diagnosis_code": "M1711"}
+    write_csv(
+        landing / "medical_claims_1.csv",
+        [{**_stay("S1", 3), **elective, "procedure_code_2": "0SRD0J9"}],
+        header,
+    )
+    write_csv(landing / "eligibility_1.csv", [_span("M1")], ELIGIBILITY_HEADER)
+    _night(con, landing, "n1")
+    planned = "select is_planned from intermediate.int_stays where member_id = 'M1'"
+    assert con.execute(planned).fetchall() == [(True,)]
+    write_csv(
+        landing / "medical_claims_2.csv",
+        [{**_stay("S1", 3), **elective, "procedure_code_2": ""}],
+        header,
+    )
+    _night(con, landing, "n2")
+    assert con.execute(planned).fetchall() == [(False,)]

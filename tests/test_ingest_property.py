@@ -109,7 +109,7 @@ def test_one_mutated_record_costs_at_most_itself(line, at, insert, delete):
 def test_any_mutation_accounts_for_every_counted_record(cuts):
     """Any mutation of a valid file: the independent count = loaded + quarantined, or the
     file is rejected whole (nothing of it loaded)."""
-    from pipelines.ingest.records import scan_csv
+    from pipelines.ingest.records import count_records
 
     body = bytearray(csv_bytes([claim(claim_id=f"C{i}") for i in range(1, 13)]))
     for at, insert in cuts:
@@ -125,7 +125,7 @@ def test_any_mutation_accounts_for_every_counted_record(cuts):
         (f,) = report.files
         raw = con.execute("select count(*) from raw.medical_claims").fetchone()[0]
         if f.status == "loaded":
-            assert f.rows_read == scan_csv(path, "csv").records
+            assert f.rows_read == count_records(path, "csv")
             assert f.rows_read == f.rows_loaded + f.rows_quarantined == raw + f.rows_quarantined
         else:
             assert raw == 0 and f.reason, f.error

@@ -284,11 +284,13 @@ def test_malformed_records_and_parser_rejects_together_keep_their_rows(tmp_path,
 
 
 def test_parquet_rows_are_counted_from_the_footer(tmp_path, landing):
-    from pipelines.ingest.records import parquet_rows
+    from pipelines.ingest.records import count_records
 
     table = pa.table({k: pa.array([v] * 7) for k, v in claim().items()})
     path = write_parquet(landing / "medical_claims_p.parquet", table)
-    assert parquet_rows(path) == 7
+    assert count_records(path, "parquet") == 7
+    con, report = ingest(tmp_path / "w.duckdb", landing)
+    assert (report.files[0].rows_read, report.files[0].rows_loaded) == (7, 7)
 
 
 # Row rules and real-world tolerance (issue 8 items 3 and 4).
@@ -344,6 +346,7 @@ def test_row_rules_quarantine_or_warn_naming_column_and_reason(tmp_path, landing
             _span(member_id="E4", birth_date="2026-02-01", enrollment_end_date="2025-12-31"),
             _span(member_id="E5", birth_date="2025-01-20"),
             _span(member_id="E6", enrollment_end_date="9999-12-31"),
+            _span(member_id="E7", birth_date="2025-03-01"),  # adult enrolled before birth
         ],
     )
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
@@ -352,13 +355,14 @@ def test_row_rules_quarantine_or_warn_naming_column_and_reason(tmp_path, landing
         ("eligibility_1.csv", 2, "enrollment_end_date", "end_before_start"),
         ("eligibility_1.csv", 3, "death_date", "death_before_birth"),
         ("eligibility_1.csv", 4, "birth_date", "born_after_enrollment_end"),
+        ("eligibility_1.csv", 7, "birth_date", "born_after_enrollment_start"),
         ("medical_claims_1.csv", 2, "service_to_date", "to_before_from"),
         ("medical_claims_1.csv", 3, "discharge_date", "discharge_before_admission"),
         ("medical_claims_1.csv", 5, "claim_id", "control_character"),
         ("medical_claims_1.csv", 6, "member_id", "control_character"),
     ]
     assert _warnings(con) == [
-        ("eligibility_1.csv", 5, "birth_date", "born_after_enrollment_start"),
+        ("eligibility_1.csv", 5, "birth_date", "born_in_enrollment_start_month"),
         ("medical_claims_1.csv", 4, "principal_diagnosis_code", "missing_principal_diagnosis"),
     ]
     by_name = {f.name: f for f in report.files}
@@ -427,3 +431,34 @@ def test_a_parquet_decimal_that_does_not_fit_is_quarantined_never_rounded(tmp_pa
     assert con.execute(
         "select source_row, column_name, original_value, reason from raw.quarantine"
     ).fetchall() == [(2, "paid_amount", "12.3456", "value_does_not_fit")]
+
+
+def test_a_file_that_cannot_be_read_when_hashed_is_rejected(tmp_path, landing, monkeypatch):
+    """Listed, then unreadable by the time it is hashed (removed or locked meanwhile)."""
+    import pipelines.ingest.load as load_module
+
+    write_csv(landing / "medical_claims_1.csv", [claim()])
+    write_csv(landing / "medical_claims_2.csv", [claim(claim_id="C2")])
+    real = load_module.snapshot
+
+    def locked(path):
+        if path.name == "medical_claims_1.csv":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(load_module, "snapshot", locked)
+    con, _ = ingest(tmp_path / "w.duckdb", landing)
+    assert _night(con) == [
+        ("medical_claims_1.csv", "medical_claims", "rejected", "no_permission"),
+        ("medical_claims_2.csv", "medical_claims", "loaded", None),
+    ]
+
+
+def test_reconcile_finds_a_superseded_row_missing_from_raw(tmp_path, landing):
+    write_csv(landing / "medical_claims_1.csv", [claim(paid_amount="1")])
+    con, _ = ingest(tmp_path / "w.duckdb", landing)
+    write_csv(landing / "medical_claims_2.csv", [claim(paid_amount="2")])
+    ingest_landing(con, landing, IngestSettings(run_quality=False))
+    assert reconcile(con) == []
+    con.execute("delete from raw.medical_claims where _source_file = 'medical_claims_1.csv'")
+    assert "medical_claims_1.csv: 1 superseded rows are no longer in raw" in reconcile(con)

@@ -222,7 +222,7 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
         order by g.source_file
         """
     ).fetchall()
-    problems: list[str] = []
+    problems: list[str] = _superseded_without_row(con, loaded_union)
     for name, status, read, led_loaded, led_quar, loaded, distinct, quar, overlap, lo, hi in rows:
         if status == "rejected":
             if loaded:
@@ -243,3 +243,17 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
         elif read and (lo != 1 or hi != read):
             problems.append(f"{name}: data rows run {lo}..{hi}, expected 1..{read}")
     return problems
+
+
+def _superseded_without_row(con: duckdb.DuckDBPyConnection, loaded_union: str) -> list[str]:
+    """A superseded row must still be in raw (the old version is kept, only out of force)."""
+    rows = con.execute(
+        f"""
+        with loaded as ({loaded_union})
+        select s.source_file, count(*)
+        from {RAW_SCHEMA}.superseded_rows s
+        anti join loaded l on l.sha = s.file_sha256 and l.row = s.source_row
+        group by s.source_file order by 1
+        """
+    ).fetchall()
+    return [f"{name}: {n} superseded rows are no longer in raw" for name, n in rows]

@@ -31,7 +31,14 @@ from pipelines.contract import FileKind, is_incremental
 from pipelines.faults import failpoint
 from pipelines.ingest import ledger
 from pipelines.ingest.fastpath import clean_sql, extra_sql, fast_values
-from pipelines.ingest.files import LandingFile, Snapshot, change_since, discover, snapshot
+from pipelines.ingest.files import (
+    LandingFile,
+    RefusedEntry,
+    Snapshot,
+    change_since,
+    discover,
+    snapshot,
+)
 from pipelines.ingest.quality import quality_of_file
 from pipelines.ingest.report import FileRejected, FileResult, IngestReport, SkippedFile
 from pipelines.ingest.stage import StagedSource, stage
@@ -102,7 +109,20 @@ def ingest_landing(
         prefix="ingest_stage_", dir=settings.stage_directory
     ) as stage_dir:
         for lf in files:
-            seen = snapshot(lf.path)
+            try:
+                seen = snapshot(lf.path)
+            except OSError as e:  # removed or locked since it was listed
+                reason = "no_permission" if isinstance(e, PermissionError) else "unreadable"
+                entry = RefusedEntry(
+                    lf.name,
+                    "rejected",
+                    reason,
+                    f"{lf.name}: cannot be read: {e.strerror or e}",
+                    lf.kind.name,
+                )
+                log.warning("%s (%s)", entry.message, entry.reason)
+                report.refused.append(entry)
+                continue
             sha = seen.sha256
             first = ledger.already_loaded(con, sha)
             if first is not None:

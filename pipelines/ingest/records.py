@@ -57,6 +57,13 @@ class RecordScan:
         return bool(self.crlf_lines and self.lf_lines)
 
 
+def count_records(path: Path, file_format: FileFormat) -> int:
+    """A landing file's data records, counted without the loading parser."""
+    if file_format == "parquet":
+        return parquet_rows(path)
+    return scan_csv(path, file_format).records
+
+
 def parquet_rows(path: Path) -> int:
     """The row count written in the Parquet footer."""
     return pq.ParquetFile(path).metadata.num_rows

@@ -14,6 +14,15 @@ claim_lines as (
     where stay_setting is not null
 ),
 
+claim_procedures as (
+    select
+        claim_id,
+        list_sort(list_distinct(list(procedure_code))) as procedure_codes
+    from staging.stg_claim_procedures
+    where claim_id in (select claim_id from claim_lines)
+    group by claim_id
+),
+
 final as (
     select
         member_id,
@@ -25,12 +34,9 @@ final as (
         arg_min(principal_diagnosis_code, claim_line_number) as principal_diagnosis_code,
         arg_min(principal_procedure_code, claim_line_number) as principal_procedure_code,
         arg_min(admission_type_code, claim_line_number) as admission_type_code,
-        list_sort(
-            list_distinct(
-                flatten(list(list_prepend(principal_procedure_code, other_procedure_codes)))
-            )
-        ) as procedure_codes
+        coalesce(any_value(claim_procedures.procedure_codes), []) as procedure_codes
     from claim_lines
+    left join claim_procedures using (claim_id)
     group by
         member_id,
         stay_setting,

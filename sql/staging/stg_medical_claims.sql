@@ -12,8 +12,6 @@
 --   'hospital' claim, with bill type 21x (SNF inpatient) a 'snf' claim (method 3). These two
 --   bill-type prefixes and the three frequency codes are fixed by the UB-04 / X12 standards,
 --   so they are named here once, as documented constants, rather than in a code list.
--- * other_procedure_codes: procedure_code_2..25 (optional in the contract), normalized like the
---   principal procedure, empty ones dropped, as a list in column order.
 -- * A line without a principal diagnosis takes its claim's: the principal diagnosis of the
 --   claim's lowest-numbered line that has one (ICD codes are normalized at ingest: no dots or
 --   spaces, upper case). A claim with none keeps null: its ED visit is not avoidable and its
@@ -72,35 +70,6 @@ normalized as (
             as principal_diagnosis_code,
         nullif(replace(upper(trim(principal_procedure_code)), '.', ''), '')
             as principal_procedure_code,
-        list_filter(
-            [
-                nullif(replace(upper(trim(procedure_code_2)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_3)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_4)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_5)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_6)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_7)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_8)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_9)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_10)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_11)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_12)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_13)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_14)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_15)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_16)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_17)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_18)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_19)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_20)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_21)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_22)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_23)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_24)), '.', ''), ''),
-                nullif(replace(upper(trim(procedure_code_25)), '.', ''), '')
-            ],
-            lambda code: code is not null
-        ) as other_procedure_codes,
         paid_date,
         paid_amount
     from source
@@ -134,7 +103,6 @@ final as (
         discharge_status_code,
         principal_diagnosis_code,
         principal_procedure_code,
-        other_procedure_codes,
         paid_date,
         paid_amount
     from normalized
