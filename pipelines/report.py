@@ -16,6 +16,7 @@ import duckdb
 
 from pipelines.accounting import night_accounting
 from pipelines.config import RuleConfig
+from pipelines.gates import NIGHT_GATES_DDL
 from pipelines.measures import EXCLUSION_REASONS, TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.published_files import PUBLISHED_FILES
@@ -161,6 +162,23 @@ def _trend(con: duckdb.DuckDBPyConnection) -> str:
         else f"<p>Members per tier on each of the {len(nights)} published lists, {nights[0]} "
         f"to {nights[-1]}; each tier on its own scale.</p>"
     )
+    overridden: dict[tuple[str, str], list[dt.date]] = {}
+    for as_of, gate, override in _rows(con, "gate_overrides"):
+        overridden.setdefault((gate, override), []).append(as_of)
+    if overridden:
+        note += (
+            "<p>Published with a gate overridden for the night: "
+            + "; ".join(
+                f"{html.escape(human(GATE_NAMES, gate))} ({html.escape(override)}) on "
+                + (
+                    f"{dates[0]}"
+                    if len(dates) == 1
+                    else f"{len(dates)} nights from {dates[0]} to {dates[-1]}"
+                )
+                for (gate, override), dates in overridden.items()
+            )
+            + ".</p>"
+        )
     return f'<h2>Trend by tier</h2>{note}<div class="grid">{charts}</div>'
 
 
@@ -401,6 +419,7 @@ def render_report(
             "landing_run_id": landing,
         },
     )
+    con.execute(NIGHT_GATES_DDL)  # a warehouse that never recorded a gate still reports
     previous = _previous_as_of(con, as_of)
     body = [
         f"<h1>ECM high-utilizer candidates, as of {as_of}</h1>",

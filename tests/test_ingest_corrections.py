@@ -231,3 +231,27 @@ def test_claims_of_members_the_snapshot_in_force_lacks_are_unknown(con, landing)
     assert _night(con, landing, "n1")["claims_members_known"]
     write_csv(landing / "eligibility_1.csv", [_span("M1")], ELIGIBILITY_HEADER)
     assert not _night(con, landing, "n2")["claims_members_known"]
+
+
+def test_a_corrected_line_drops_its_earlier_procedures(con, landing):
+    """Night 1: an elective stay with a potentially planned procedure (procedure_code_2) and a
+    non-acute diagnosis is planned. Night 2 corrects the line without that procedure: the
+    stay is unplanned, the earlier version's procedure no longer counts."""
+    header = [*STAY_HEADER, "procedure_code_2"]
+    elective = {"admission_type_code": "3", "principal_diagnosis_code": "M1711"}
+    write_csv(
+        landing / "medical_claims_1.csv",
+        [{**_stay("S1", 3), **elective, "procedure_code_2": "0SRD0J9"}],
+        header,
+    )
+    write_csv(landing / "eligibility_1.csv", [_span("M1")], ELIGIBILITY_HEADER)
+    _night(con, landing, "n1")
+    planned = "select is_planned from intermediate.int_stays where member_id = 'M1'"
+    assert con.execute(planned).fetchall() == [(True,)]
+    write_csv(
+        landing / "medical_claims_2.csv",
+        [{**_stay("S1", 3), **elective, "procedure_code_2": ""}],
+        header,
+    )
+    _night(con, landing, "n2")
+    assert con.execute(planned).fetchall() == [(False,)]

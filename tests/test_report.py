@@ -118,6 +118,13 @@ def test_trend_lines_per_tier_over_the_published_nights(two_nights):
     assert len(trend) == 8  # 2 nights x 4 tiers, zeros included
     assert html.count("<polyline") == 4
     assert "each of the 2 published lists, 2026-06-30 to 2026-08-15" in html
+    assert _rows(con, "gate_overrides") == [
+        (NIGHT_2, "tier_change_within_limit", "--allow-tier-change")
+    ]
+    assert (
+        "Published with a gate overridden for the night: Tier counts moved within the limit "
+        "since the last list (--allow-tier-change) on 2026-08-15." in html
+    )
 
 
 def test_exclusions_rates_and_freshness_figures(two_nights):

@@ -1,15 +1,16 @@
 -- materialized: view
 -- stg_claim_procedures
--- One row per procedure on a landed institutional claim line of a stay claim (bill type 11x or
--- 21x, as stg_medical_claims.stay_setting): the principal procedure (position 1) and the
--- optional procedure_code_2..25 of the landing contract (positions 2-25), trimmed, upper-cased,
--- without dots; empty ones dropped. Renamed and reshaped only: int_stay_claims keeps the
--- current claims' ones (the CMS PRA looks at every procedure of a stay). A view of its own so
--- the other claim lines never carry 24 mostly empty columns.
+-- One row per procedure on an institutional claim line in force (raw.rows_in_force, as
+-- stg_medical_claims: a corrected line's earlier version is left out) of a stay claim (bill
+-- type 11x or 21x, as stg_medical_claims.stay_setting): the principal procedure (position 1)
+-- and the optional procedure_code_2..25 of the landing contract (positions 2-25), trimmed,
+-- upper-cased, without dots; empty ones dropped. Renamed and reshaped only: int_stay_claims
+-- keeps the current claims' ones (the CMS PRA looks at every procedure of a stay). A view of
+-- its own so the other claim lines never carry 24 mostly empty columns.
 with
 
 source as (
-    select * from raw.medical_claims
+    select * from raw.rows_in_force('medical_claims')
     where lower(trim(claim_type)) = 'institutional'
         and left(trim(bill_type), 2) in ('11', '21')
 ),
