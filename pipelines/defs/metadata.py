@@ -17,10 +17,11 @@ IDENTIFYING_COLUMNS = frozenset(
 
 
 def table_metadata(
-    con: duckdb.DuckDBPyConnection, table: str, rows: int, *, preview: bool = False
+    con: duckdb.DuckDBPyConnection, table: str, rows: int | None, *, preview: bool = False
 ) -> dict[str, object]:
-    """`dagster/row_count`, `dagster/column_schema` (types and the warehouse's column
-    comments), `dagster/table_name`, and with `preview` the first rows as a markdown table."""
+    """`dagster/row_count` (left out for a view, which is not counted), `dagster/column_schema`
+    (types and the warehouse's column comments), `dagster/table_name`, and with `preview` the
+    first rows as a markdown table."""
     schema, name = table.split(".", 1)
     columns = con.execute(
         "select column_name, data_type, comment from duckdb_columns()"
@@ -29,7 +30,6 @@ def table_metadata(
         [schema, name],
     ).fetchall()
     metadata: dict[str, object] = {
-        "dagster/row_count": rows,
         "dagster/table_name": table,
         "dagster/column_schema": dg.TableSchema(
             columns=[
@@ -38,6 +38,8 @@ def table_metadata(
             ]
         ),
     }
+    if rows is not None:
+        metadata["dagster/row_count"] = rows
     if preview:
         shown = [column for column, _, _ in columns if column not in IDENTIFYING_COLUMNS]
         metadata["preview"] = dg.MetadataValue.md(_markdown(con, table, shown))

@@ -58,7 +58,7 @@ def rules_models(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         apply_descriptions(con)  # so the catalog's column schema carries them
         metadata = [_metadata(con, result, as_of, rules.version) for result in results]
     for result, result_metadata in zip(results, metadata, strict=True):
-        context.log.info(f"{result.table}: {result.rows:,} rows in {result.seconds:.2f}s")
+        context.log.info(result.summary())
         yield dg.MaterializeResult(asset_key=_key(result.table), metadata=result_metadata)
 
 
@@ -119,10 +119,7 @@ def _bucket_op(bucket: int, buckets: int) -> dg.OpDefinition:
             config=split_config(duckdb_config(), _concurrent_buckets(settings)),
         )
         for result in results:
-            context.log.info(
-                f"bucket {bucket}/{buckets} {result.table}: {result.rows:,} rows "
-                f"in {result.seconds:.2f}s"
-            )
+            context.log.info(f"bucket {bucket}/{buckets} {result.summary()}")
 
     return _build
 
@@ -153,7 +150,7 @@ def _merge_op(buckets: int) -> dg.OpDefinition:
             metadata = [_metadata(con, result, as_of, rules.version) for result in results]
         names = {m.table: _output_name(m) for m in MODELS}
         for result, result_metadata in zip(results, metadata, strict=True):
-            context.log.info(f"{result.table}: {result.rows:,} rows in {result.seconds:.2f}s")
+            context.log.info(result.summary())
             yield dg.Output(None, output_name=names[result.table], metadata=result_metadata)
 
     return _merge
