@@ -167,9 +167,10 @@ def _trend(con: duckdb.DuckDBPyConnection) -> str:
         overridden.setdefault((gate, override), []).append(as_of)
     if overridden:
         note += (
-            "<p>Published with a gate overridden for the night: "
+            "<p>Published although a gate did not pass, because the operator overrode it: "
             + "; ".join(
-                f"{html.escape(human(GATE_NAMES, gate))} ({html.escape(override)}) on "
+                f"&ldquo;{html.escape(human(GATE_NAMES, gate))}&rdquo; failed and was "
+                f"overridden ({html.escape(override)}) on "
                 + (
                     f"{dates[0]}"
                     if len(dates) == 1

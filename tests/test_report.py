@@ -122,8 +122,9 @@ def test_trend_lines_per_tier_over_the_published_nights(two_nights):
         (NIGHT_2, "tier_change_within_limit", "--allow-tier-change")
     ]
     assert (
-        "Published with a gate overridden for the night: Tier counts moved within the limit "
-        "since the last list (--allow-tier-change) on 2026-08-15." in html
+        "Published although a gate did not pass, because the operator overrode it: "
+        "&ldquo;Tier counts moved within the limit since the last list&rdquo; failed and was "
+        "overridden (--allow-tier-change) on 2026-08-15." in html
     )
 
 
