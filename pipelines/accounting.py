@@ -15,7 +15,7 @@ from pipelines.warehouse import NIGHT_FILE_STATES, RAW_SCHEMA
 # Row counts per file, summed over tonight's files (read = loaded + quarantined; warned rows
 # are loaded rows kept with a data-quality warning; superseded and duplicate say what
 # corrections and identical re-deliveries did).
-_ROW_TOTALS = (
+ROW_TOTALS = (
     "rows_read",
     "rows_loaded",
     "rows_quarantined",
@@ -23,7 +23,14 @@ _ROW_TOTALS = (
     "rows_superseded",
     "rows_duplicate",
 )
-_FILE_FIELDS = ("entry_name", "kind", "state", "reason", "message", *_ROW_TOTALS)
+# What the last lines add when a night has them (loaded rows kept with a warning; earlier
+# versions a correction replaced; identical re-deliveries).
+_ROW_NOTES = {
+    "rows_warned": "kept with a warning",
+    "rows_superseded": "earlier versions corrected",
+    "rows_duplicate": "unchanged re-deliveries",
+}
+_FILE_FIELDS = ("entry_name", "kind", "state", "reason", "message", *ROW_TOTALS)
 _GATE_FIELDS = ("gate", "subject", "passed", "figure", "threshold", "message", "override")
 
 
@@ -58,7 +65,7 @@ def night_accounting(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     return {
         "run_id": run_id,
         "files_by_state": by_state,
-        **{total: sum(f[total] or 0 for f in files) for total in _ROW_TOTALS},
+        **{total: sum(f[total] or 0 for f in files) for total in ROW_TOTALS},
         "files": files,
         "gates": gates,
     }
@@ -73,10 +80,13 @@ def summary_lines(
     names = sorted({g["gate"] for g in gates})
     failed = sorted({g["gate"] for g in gates if not g["passed"]})
     overrides = sorted({g["override"] for g in gates if g.get("override")})
+    extra = ", ".join(
+        f"{label} {rows[total]:,}" for total, label in _ROW_NOTES.items() if rows.get(total)
+    )
     lines = [
         f"files: {states or 'none'}",
         f"rows tonight: read {rows.get('rows_read', 0):,}, loaded {rows.get('rows_loaded', 0):,},"
-        f" quarantined {rows.get('rows_quarantined', 0):,}",
+        f" quarantined {rows.get('rows_quarantined', 0):,}" + (f" ({extra})" if extra else ""),
         f"gates: {len(names) - len(failed)} of {len(names)} passed"
         + (f" (failed: {', '.join(failed)})" if failed else f" ({', '.join(names)})"),
     ]

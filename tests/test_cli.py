@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.accounting import summary_lines
 from pipelines.cli import build_parser, main, settings_from_args
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.defs.partitions import today_pacific
@@ -270,3 +271,16 @@ def test_a_failing_suite_names_expectation_figure_and_rows_last(tmp_path, capfd,
         "unexpected; e.g. eligibility_1.csv row 2, eligibility_1.csv row 5",
         "    Correct these rows in the eligibility file and redeliver it.",
     ]
+
+
+def test_last_lines_name_warned_corrected_and_redelivered_rows_only_when_there_are_some():
+    rows = {"rows_read": 40, "rows_loaded": 30, "rows_quarantined": 2}
+    gates = [{"gate": "landing_not_empty", "passed": True, "override": None}]
+    assert summary_lines({"loaded": 2}, rows, gates)[1] == (
+        "rows tonight: read 40, loaded 30, quarantined 2"
+    )
+    rows |= {"rows_warned": 3, "rows_superseded": 5, "rows_duplicate": 8}
+    assert summary_lines({"loaded": 2}, rows, gates)[1] == (
+        "rows tonight: read 40, loaded 30, quarantined 2 (kept with a warning 3, earlier "
+        "versions corrected 5, unchanged re-deliveries 8)"
+    )

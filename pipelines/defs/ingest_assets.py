@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.accounting import files_markdown, night_accounting
+from pipelines.accounting import ROW_TOTALS, files_markdown, night_accounting
 from pipelines.config import load_gates
 from pipelines.contract import FILE_KINDS, FileKind
 from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
@@ -46,9 +46,7 @@ def raw_landing(
     return dg.MaterializeResult(
         metadata={
             **{f"files_{state}": n for state, n in night["files_by_state"].items()},
-            "rows_read": night["rows_read"],
-            "rows_loaded": night["rows_loaded"],
-            "rows_quarantined": night["rows_quarantined"],
+            **{total: night[total] for total in ROW_TOTALS},
             "files": dg.MetadataValue.md(files_markdown(night)),
         }
     )
