@@ -1,4 +1,5 @@
-"""The raw-layer GX suites: they cover the contract and run at ingest over the loaded rows."""
+"""The GX suites: the raw-layer ones cover the contract and run at ingest over the loaded rows;
+the list's own (pub_candidates) guards what a care manager reads."""
 
 from __future__ import annotations
 
@@ -59,3 +60,23 @@ def test_validate_reports_per_expectation_counts():
         ("expect_column_values_to_not_be_null", "member_id"): 1,
         ("expect_column_values_to_be_in_set", "status"): 1,
     }
+
+
+def test_the_list_suite_requires_a_monitoring_reason_exactly_on_monitoring_rows(tmp_path: Path):
+    """The shipped pub_candidates expectations on monitoring_reason, through real GX."""
+    suite = json.loads((EXPECTATIONS_DIR / "pub_candidates.json").read_text())
+    suite["expectations"] = [
+        e for e in suite["expectations"] if e["kwargs"].get("column") == "monitoring_reason"
+    ]
+    assert len(suite["expectations"]) == 3
+    (tmp_path / "pub_candidates.json").write_text(json.dumps(suite))
+
+    def failed(rows: list[tuple[str, str | None]]) -> list[str]:
+        frame = pd.DataFrame(rows, columns=["tier", "monitoring_reason"])
+        summary = quality.validate("pub_candidates", frame, suite_dir=tmp_path)
+        return sorted(o.expectation for o in summary.outcomes if not o.success)
+
+    good = [("High", None), ("Monitoring", "declined"), ("Monitoring", "unreachable")]
+    assert failed(good) == []
+    assert failed([*good, ("Monitoring", None)]) == ["expect_column_values_to_not_be_null"]
+    assert failed([*good, ("Low", "declined")]) == ["expect_column_values_to_be_null"]
