@@ -60,7 +60,10 @@ What a plan's data team delivers into the landing folder each night. Generated f
   night by name. Claims accumulate: a key delivered again with other content is a
   correction (the later delivery wins; the earlier row stays in raw, listed in
   `raw.superseded_rows`), delivered again unchanged a duplicate (counted, not an error).
-  Snapshot kinds (below) replace the previous delivery whole.
+  Snapshot kinds (below) replace the previous delivery whole. A snapshot file landed again
+  with the same bytes as one loaded earlier is already loaded and does not come back into
+  force. To go back to an older snapshot, export it again (a copy under a new name has the
+  same bytes, and the ledger is keyed by content).
 - Claim versions: a replacement (7) or void (8) names the claim it replaces in
   `original_claim_id`; the latest version of a family counts. Replacement cycles (A replaces
   B, B replaces A) are one family rooted at the smallest claim_id.
