@@ -10,19 +10,10 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.gates import NIGHT_GATES_DDL
-from pipelines.warehouse import NIGHT_FILE_STATES, RAW_SCHEMA
+from pipelines.warehouse import NIGHT_FILE_STATES, NIGHT_ROW_COUNTS, RAW_SCHEMA
 
-# Row counts per file, summed over tonight's files (read = loaded + quarantined; warned rows
-# are loaded rows kept with a data-quality warning; superseded and duplicate say what
-# corrections and identical re-deliveries did).
-ROW_TOTALS = (
-    "rows_read",
-    "rows_loaded",
-    "rows_quarantined",
-    "rows_warned",
-    "rows_superseded",
-    "rows_duplicate",
-)
+# Row counts per file, summed over tonight's files.
+ROW_TOTALS = NIGHT_ROW_COUNTS
 # What the last lines add when a night has them (loaded rows kept with a warning; earlier
 # versions a correction replaced; identical re-deliveries).
 _ROW_NOTES = {

@@ -162,6 +162,17 @@ anti join {RAW_SCHEMA}.superseded_rows s
 
 
 NIGHT_FILE_STATES = ("loaded", "loaded_with_quarantine", "rejected", "already_loaded", "ignored")
+# raw.night_files' row counts per entry (read = loaded + quarantined; warned rows are loaded
+# rows kept with a data-quality warning, duplicate rows loaded rows identical to a row already
+# in force; superseded rows are the earlier versions tonight's rows took out of force).
+NIGHT_ROW_COUNTS = (
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "rows_warned",
+    "rows_superseded",
+    "rows_duplicate",
+)
 
 
 def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

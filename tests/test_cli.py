@@ -274,13 +274,13 @@ def test_a_failing_suite_names_expectation_figure_and_rows_last(tmp_path, capfd,
 
 
 def test_last_lines_name_warned_corrected_and_redelivered_rows_only_when_there_are_some():
-    rows = {"rows_read": 40, "rows_loaded": 30, "rows_quarantined": 2}
+    rows = {"rows_read": 40, "rows_loaded": 38, "rows_quarantined": 2}
     gates = [{"gate": "landing_not_empty", "passed": True, "override": None}]
     assert summary_lines({"loaded": 2}, rows, gates)[1] == (
-        "rows tonight: read 40, loaded 30, quarantined 2"
+        "rows tonight: read 40, loaded 38, quarantined 2"
     )
     rows |= {"rows_warned": 3, "rows_superseded": 5, "rows_duplicate": 8}
     assert summary_lines({"loaded": 2}, rows, gates)[1] == (
-        "rows tonight: read 40, loaded 30, quarantined 2 (kept with a warning 3, earlier "
+        "rows tonight: read 40, loaded 38, quarantined 2 (kept with a warning 3, earlier "
         "versions corrected 5, unchanged re-deliveries 8)"
     )

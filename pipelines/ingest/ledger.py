@@ -13,7 +13,7 @@ import duckdb
 
 from pipelines.contract import FILE_KINDS, FileKind
 from pipelines.ingest.validate import literal, rule_sql
-from pipelines.warehouse import RAW_SCHEMA
+from pipelines.warehouse import NIGHT_ROW_COUNTS, RAW_SCHEMA
 
 # raw.night_files columns in the order record_night writes them.
 NIGHT_FILE_COLUMNS = (
@@ -25,12 +25,7 @@ NIGHT_FILE_COLUMNS = (
     "state",
     "reason",
     "message",
-    "rows_read",
-    "rows_loaded",
-    "rows_quarantined",
-    "rows_warned",
-    "rows_superseded",
-    "rows_duplicate",
+    *NIGHT_ROW_COUNTS,
     "recorded_at",
 )
 
