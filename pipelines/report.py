@@ -275,8 +275,11 @@ def _rates(con: duckdb.DuckDBPyConnection) -> str:
 
 def _freshness(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> str:
     latest_service, latest_paid, days_since, lag, lines = _rows(con, "data_freshness")[0]
+    visits, visits_no_dx, stays, stays_no_dx, unmapped, unmapped_stays = _rows(
+        con, "events_without_diagnosis"
+    )[0]
     return (
-        "<h2>Data freshness</h2>"
+        "<h2>Data freshness and coding</h2>"
         + table(
             ("figure", "value"),
             [
@@ -289,6 +292,18 @@ def _freshness(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> s
                     "none" if lag is None else f"{lag:.0f} days",
                 ),
                 (f"claim lines paid in the last {months} months (the median's base)", lines),
+                (
+                    "ED visits in the look-back with no diagnosis on any line (never avoidable)",
+                    f"{visits_no_dx:,} of {visits:,}",
+                ),
+                (
+                    "stays in the look-back with no diagnosis on any line (never planned)",
+                    f"{stays_no_dx:,} of {stays:,}",
+                ),
+                (
+                    "stay codes the CCS maps do not know (only the PRA code lists decide them)",
+                    f"{unmapped:,} codes on {unmapped_stays:,} stays",
+                ),
             ],
         )
         + "<p>Claims arrive after the service: counts for the last weeks before the as-of "

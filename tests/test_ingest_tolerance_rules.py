@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from pipelines.report import REPORT_SQL
 from tests.builders import CHEMO_DX, KNEE_REPLACEMENT, RawBuilder, build, query
 
 
@@ -56,3 +57,6 @@ def test_lines_without_a_principal_diagnosis_keep_their_events(tmp_path):
         "select member_id, ed_date, principal_diagnosis_code, is_avoidable "
         "from intermediate.int_ed_visits",
     ).rows() == [("no_dx", date(2026, 5, 2), None, False)]
+    # The report counts them as a data-quality figure: 1 of 1 visit, 1 of 2 stays.
+    figures = con.execute((REPORT_SQL / "events_without_diagnosis.sql").read_text()).fetchall()
+    assert figures[0][:4] == (1, 1, 2, 1)
