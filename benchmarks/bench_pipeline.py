@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_pipeline.py --members 100000
     .venv/bin/python benchmarks/bench_pipeline.py --members 100000 1000000 --format both
     ECM_DUCKDB_MEMORY_LIMIT=4GB .venv/bin/python benchmarks/bench_pipeline.py --members 5000000
+    .venv/bin/python benchmarks/bench_pipeline.py --members 100000 --steady-night
 
 For each (members, format) it generates 24 months of history (or reuses the folder from an
 earlier invocation), times DuckDB reading every landing file once (the floor no pipeline can
@@ -16,6 +17,12 @@ the child's start-up: the goal is "landing files to publication", and `python -m
 run` pays the imports too. Stage seconds come from the run's STEP_START / STEP_SUCCESS events;
 per-model seconds from the `rules_models` materialization metadata. docs/benchmarks.md has
 the goals and the results.
+
+`--steady-night` (issue 10): after the cold run, keep its warehouse, land one night's delta
+built from the landing folder (`build_delta`: new claims, corrections, a new eligibility
+snapshot) and run the next night on it, timed the same way; cold and steady are printed side
+by side, and the steady run fails unless every delivered correction is in
+raw.superseded_rows.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 AS_OF, SEED, MONTHS = "2026-11-21", 20261121, 24
+NEXT_AS_OF = "2026-11-22"  # the steady night: the night after the cold run's
+# The steady night's delta, chosen by a hash of the key (deterministic for a DuckDB version):
+# whole original claims (frequency 1) for new claims, single lines for corrections.
+NEW_CLAIMS_PER, CORRECTIONS_PER = 100, 1000
 GIB = 1024**3
 ROW_COUNT = "dagster/row_count"  # the standard metadata each model materialization carries
 # Issue 5's goals, reported against (not asserted): 1M members from Parquet.
@@ -197,6 +208,10 @@ class Run:
     steps: list[dict[str, Any]] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)
     duckdb: dict[str, Any] = field(default_factory=dict)
+    scenario: str = "cold"
+    as_of: str = AS_OF
+    delta: dict[str, int] = field(default_factory=dict)
+    corrections_applied: int | None = None  # raw.superseded_rows, reason correction, tonight
     success: bool = False
     failed_checks: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
@@ -310,16 +325,91 @@ def _tree_bytes(path: Path) -> int:
     return total
 
 
-def run_pipeline(landing: Path, work: Path, run: Run, settings: dict[str, Any]) -> None:
-    """One nightly run in a fresh child process, with a fresh warehouse and output folder."""
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+def build_delta(landing: Path, delta: Path) -> dict[str, int]:
+    """One night's delivery after `landing`'s history, in a folder of its own.
+
+    - new claims: every line of about 1/NEW_CLAIMS_PER of the original claims (frequency 1, so
+      no replacement points at them), claim_id + '-N', every date one day later (NEXT_AS_OF);
+    - corrections: about 1/CORRECTIONS_PER of all lines, same claim_id + claim_line_number,
+      paid_amount + 1.00, in `medical_claims_corrections_*` (other content = a correction);
+    - eligibility: the same spans written again in another order, a new full snapshot whose
+      bytes differ (the ledger is keyed by content, so a copy would be "already loaded").
+    Other kinds (care management status) are not delivered: their snapshot stays in force.
+    """
+    import duckdb
+
+    shutil.rmtree(delta, ignore_errors=True)
+    delta.mkdir(parents=True)
+    claims = f"read_parquet('{landing}/medical_claims*.parquet')"
+    if not any(landing.glob("medical_claims*.parquet")):
+        claims = f"read_csv('{landing}/medical_claims*.csv', header = true)"
+    day = NEXT_AS_OF
+    dates = ("service_from_date", "service_to_date", "admission_date", "discharge_date")
+    shifted = ", ".join(f"{c} + 1 as {c}" for c in (*dates, "paid_date"))
+    queries = {
+        f"medical_claims_{day}.parquet": f"""
+            select * replace (claim_id || '-N' as claim_id, {shifted})
+            from {claims}
+            where claim_frequency_code = '1' and hash(claim_id) % {NEW_CLAIMS_PER} = 0
+            order by claim_id, claim_line_number""",
+        f"medical_claims_corrections_{day}.parquet": f"""
+            select * replace (paid_amount + 1.00 as paid_amount)
+            from {claims}
+            where paid_amount is not null
+              and hash(claim_id, claim_line_number) % {CORRECTIONS_PER} = 0
+            order by claim_id, claim_line_number""",
+        f"eligibility_{day}.parquet": f"""
+            select * from read_parquet('{landing}/eligibility*.parquet')
+            order by member_id desc, enrollment_start_date""",
+    }
+    if not any(landing.glob("eligibility*.parquet")):
+        queries[f"eligibility_{day}.parquet"] = f"""
+            select * from read_csv('{landing}/eligibility*.csv', header = true)
+            order by member_id desc, enrollment_start_date"""
+    con = duckdb.connect()
+    counts = {}
+    for name, query in queries.items():
+        con.sql(f"copy ({query}) to '{delta / name}' (format parquet)")
+        counts[name] = con.sql(f"select count(*) from '{delta / name}'").fetchone()[0]
+    con.close()
+    return {
+        "new_claim_lines": counts[f"medical_claims_{day}.parquet"],
+        "corrected_lines": counts[f"medical_claims_corrections_{day}.parquet"],
+        "eligibility_rows": counts[f"eligibility_{day}.parquet"],
+    }
+
+
+def corrections_applied(work: Path) -> int:
+    """Rows tonight's corrections file took out of force (raw.superseded_rows), read back."""
+    import duckdb
+
+    from pipelines.defs.resources import duckdb_config
+
+    con = duckdb.connect(
+        str(work / "warehouse" / "ecm.work.duckdb"), read_only=True, config=duckdb_config()
+    )
+    n = con.sql(
+        "select count(*) from raw.superseded_rows where reason = 'correction' "
+        "and by_source_file like '%medical_claims_corrections_%'"
+    ).fetchone()[0]
+    con.close()
+    return n
+
+
+def run_pipeline(
+    landing: Path, work: Path, run: Run, settings: dict[str, Any], fresh: bool = True
+) -> None:
+    """One nightly run in a fresh child process; a fresh warehouse and output folder unless
+    `fresh` is False (the steady night continues the previous run's)."""
+    if fresh:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
     warehouse = work / "warehouse" / "ecm.duckdb"
     spec = {
         "landing": str(landing),
         "out": str(work / "out"),
         "warehouse": str(warehouse),
-        "as_of": AS_OF,
+        "as_of": run.as_of,
         "result": str(work / "result.json"),
         "settings": settings,
     }
@@ -398,7 +488,10 @@ def print_run(run: Run) -> None:
 
     print()
     status = "ok" if run.success else "FAILED"
-    print(f"== {run.members:,} members, {run.format} landing, seed {run.seed}: {status} ==")
+    print(
+        f"== {run.members:,} members, {run.format} landing, seed {run.seed}, "
+        f"{run.scenario} (as of {run.as_of}): {status} =="
+    )
     gen = "generated" if run.generated_now else "reused; generated"
     print(
         f"  landing: {run.landing_files} files, {_size(run.landing_bytes)}, "
@@ -444,6 +537,11 @@ def print_run(run: Run) -> None:
     )
     if run.stages.get("between_steps", 0) < 0:
         print("  (steps overlapped: stage seconds are summed step seconds, more than wall)")
+    if run.delta:
+        print(
+            f"  delta: {run.delta}; corrections applied (raw.superseded_rows): "
+            f"{run.corrections_applied}"
+        )
     if run.failed_checks or run.failed_steps:
         print(f"  failed checks: {run.failed_checks}  failed steps: {run.failed_steps}")
 
@@ -451,6 +549,13 @@ def print_run(run: Run) -> None:
 def goals(runs: list[Run]) -> dict[str, Any]:
     """Issue 5's goals for whatever this invocation measured (None: not measured here)."""
     out: dict[str, Any] = {}
+    for run in runs:
+        if run.scenario != "cold":
+            tag = f"{run.members}_{run.format}"
+            out[f"steady_night_{tag}_corrections_applied"] = run.success
+            if run.members == GOAL_MEMBERS:  # issue 10: a steady night at 1M in 20 s
+                out[f"steady_night_{tag}_le_20s"] = run.total_s <= 20.0
+    runs = [r for r in runs if r.scenario == "cold"]
     for run in runs:
         tag = f"{run.members}_{run.format}"
         out[f"checks_share_le_20pct_{tag}"] = run.checks_share <= GOAL_CHECKS_SHARE
@@ -469,18 +574,81 @@ def goals(runs: list[Run]) -> dict[str, Any]:
     return out
 
 
+def print_side_by_side(cold: Run, steady: Run) -> None:
+    """Cold night and the steady night after it: stage by stage, then the headline figures."""
+    print()
+    print(f"  cold vs steady night, {cold.members:,} members, {cold.format}")
+    print(f"  {'':<34}{'cold':>10}{'steady':>10}{'steady/cold':>13}")
+
+    def line(label: str, a: float, b: float, fmt: str = ".2f") -> None:
+        ratio = f"{b / a:12.1%}" if a else ""
+        print(f"  {label:<34}{a:>10{fmt}}{b:>10{fmt}} {ratio}")
+
+    for key in (*STAGES, *OVERHEAD):
+        a, b = cold.stages.get(key, 0.0), steady.stages.get(key, 0.0)
+        if a or b:
+            line(key, a, b)
+    names = {m["model"] for m in cold.models + steady.models}
+    for name in sorted(names):
+        a = sum(m["seconds"] for m in cold.models if m["model"] == name)
+        b = sum(m["seconds"] for m in steady.models if m["model"] == name)
+        line(f"  {name}", a, b)
+    line("TOTAL wall s", cold.total_s, steady.total_s)
+    line("read floor s (tonight's landing)", cold.floor_s, steady.floor_s)
+    line("claim lines landed tonight", cold.claim_lines, steady.claim_lines, ",.0f")
+    line("peak RSS GiB", cold.peak_rss_gib, steady.peak_rss_gib)
+    line("child CPU s", cold.cpu_s, steady.cpu_s)
+    print(
+        f"  steady night: {steady.delta.get('corrected_lines', 0):,} corrections delivered, "
+        f"{steady.corrections_applied} applied (raw.superseded_rows)"
+    )
+
+
 def print_summary(runs: list[Run], checked: dict[str, Any]) -> None:
     print()
-    head = f"  {'members':>10} {'format':<8} {'lines':>12} {'total s':>8} {'floor s':>8}"
+    head = f"  {'members':>10} {'format':<8} {'scenario':<13} {'lines':>12}"
+    head += f" {'total s':>8} {'floor s':>8}"
     print(head + f" {'x floor':>8} {'lines/s':>10} {'RSS GiB':>8} {'checks':>7} status")
     for r in runs:
         print(
-            f"  {r.members:>10,} {r.format:<8} {r.claim_lines:>12,} {r.total_s:>8.1f} "
+            f"  {r.members:>10,} {r.format:<8} {r.scenario:<13} {r.claim_lines:>12,} "
+            f"{r.total_s:>8.1f} "
             f"{r.floor_s:>8.2f} {r.ratio_to_floor:>8.1f} {r.lines_per_s:>10,.0f} "
             f"{r.peak_rss_gib:>8.2f} {r.checks_share:>7.1%} {'ok' if r.success else 'FAILED'}"
         )
     for name, value in checked.items():
         print(f"  goal {name}: {value}")
+
+
+def steady_night(landing: Path, work: Path, cold: Run, settings: dict[str, Any]) -> Run:
+    """The night after `cold`: its delta lands and the job runs on the warehouse it left."""
+    steady = Run(
+        members=cold.members,
+        format=cold.format,
+        seed=cold.seed,
+        settings=settings,
+        scenario="steady night",
+        as_of=NEXT_AS_OF,
+        generate_s=cold.generate_s,
+        generate_peak_rss_gib=cold.generate_peak_rss_gib,
+    )
+    delta = landing.with_name(landing.name + f"_night_{NEXT_AS_OF}")
+    steady.delta = build_delta(landing, delta)
+    read_floor(delta, steady)
+    print(f"running the next night on {delta} ...", flush=True)
+    run_pipeline(delta, work, steady, settings, fresh=False)
+    steady.corrections_applied = corrections_applied(work)
+    if steady.corrections_applied != steady.delta["corrected_lines"]:
+        # The figure would not be a steady night with corrections: say so, fail the run.
+        print(
+            f"steady night: {steady.delta['corrected_lines']:,} corrections delivered but "
+            f"{steady.corrections_applied:,} in raw.superseded_rows",
+            file=sys.stderr,
+        )
+        steady.success = False
+    print_run(steady)
+    print_side_by_side(cold, steady)
+    return steady
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,6 +677,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fresh", action="store_true", help="regenerate the landing folders")
     parser.add_argument("--keep", action="store_true", help="keep each run's warehouse and out/")
+    parser.add_argument(
+        "--steady-night",
+        action="store_true",
+        help="after each cold run, land one night's delta and time the next night on it",
+    )
     parser.add_argument("--memory-limit", help="sets ECM_DUCKDB_MEMORY_LIMIT for the run")
     parser.add_argument("--threads", type=int, help="sets ECM_DUCKDB_THREADS for the run")
     parser.add_argument(
@@ -544,10 +717,12 @@ def main(argv: list[str] | None = None) -> int:
             work = work_root / f"m{members}_{fmt}"
             print(f"running the nightly job on {landing} ...", flush=True)
             run_pipeline(landing, work, run, extra)
-            if not args.keep:
-                shutil.rmtree(work, ignore_errors=True)
             print_run(run)
             runs.append(run)
+            if args.steady_night and run.success:
+                runs.append(steady_night(landing, work, run, extra))
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
 
     checked = goals(runs)
     print_summary(runs, checked)
