@@ -370,7 +370,7 @@ def build_delta(landing: Path, delta: Path) -> dict[str, int]:
     counts = {}
     for name, query in queries.items():
         con.sql(f"copy ({query}) to '{delta / name}' (format parquet)")
-        counts[name] = con.sql(f"select count(*) from '{delta / name}'").fetchone()[0]
+        counts[name] = con.sql(f"select count(*) from '{delta / name}'").fetchall()[0][0]
     con.close()
     return {
         "new_claim_lines": counts[f"medical_claims_{day}.parquet"],
@@ -391,7 +391,7 @@ def corrections_applied(work: Path) -> int:
     n = con.sql(
         "select count(*) from raw.superseded_rows where reason = 'correction' "
         "and by_source_file like '%medical_claims_corrections_%'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     con.close()
     return n
 
