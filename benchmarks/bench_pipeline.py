@@ -600,7 +600,7 @@ def print_side_by_side(cold: Run, steady: Run) -> None:
     line("child CPU s", cold.cpu_s, steady.cpu_s)
     print(
         f"  steady night: {steady.delta.get('corrected_lines', 0):,} corrections delivered, "
-        f"{steady.corrections_applied} applied (raw.superseded_rows)"
+        f"{steady.corrections_applied:,} applied (raw.superseded_rows)"
     )
 
 
