@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from pipelines.defs.resources import PipelineSettings
@@ -57,3 +58,18 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     result = deployment.run()
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return deployment
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    """An empty landing folder for one test."""
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    """A connection to a new warehouse file (a file, not :memory:, as the pipeline uses)."""
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        yield connection

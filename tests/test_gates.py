@@ -7,9 +7,6 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-import duckdb
-import pytest
-
 from pipelines.accounting import night_accounting
 from pipelines.config import load_gates
 from pipelines.gates import (
@@ -38,19 +35,6 @@ def eligibility(*members: str) -> list[dict[str, str]]:
 def claims(n: int, members: int = 1, prefix: str = "C") -> list[dict[str, str]]:
     """n valid claim lines (one claim each), spread over members M1..M<members>."""
     return [claim(claim_id=f"{prefix}{i}", member_id=f"M{i % members + 1}") for i in range(n)]
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    folder = tmp_path / "landing"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
-        yield connection
 
 
 def night(con, landing: Path, run_id: str, config=GATES) -> dict[str, list[GateResult]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
 import pytest
 
@@ -18,13 +16,6 @@ from tests.ingest_helpers import (
     write_csv_gz,
     write_parquet,
 )
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    d = tmp_path / "landing"
-    d.mkdir()
-    return d
 
 
 def _ledger(con, name: str) -> tuple:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
-import pytest
-
 from pipelines.config import load_gates, load_rules
 from pipelines.gates import landing_gates
 from pipelines.ingest import IngestSettings, ingest_landing, reconcile
@@ -50,19 +47,6 @@ def _span(member: str, in_ecm: str = "false") -> dict[str, str]:
         "birth_date": "1980-01-15",
         "in_ecm": in_ecm,
     }
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    folder = tmp_path / "landing"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
-        yield connection
 
 
 def _night(con, landing: Path, run_id: str) -> dict[str, bool]:

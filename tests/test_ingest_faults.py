@@ -25,13 +25,6 @@ from tests.ingest_helpers import claim, csv_bytes, ingest, quarantine, write_csv
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    d = tmp_path / "landing"
-    d.mkdir()
-    return d
-
-
 def _claims_table(n: int) -> pa.Table:
     return pa.table(
         {

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
-import pytest
 
 from pipelines.ingest import ingest_landing, reconcile
 from tests.ingest_helpers import claim, counts, ingest, quarantine, write_csv
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    d = tmp_path / "landing"
-    d.mkdir()
-    return d
 
 
 def test_rerun_and_same_bytes_under_another_name_load_nothing_new(tmp_path, landing):

@@ -17,13 +17,6 @@ from pipelines.ingest import IngestSettings, ingest_landing, reconcile
 from tests.ingest_helpers import claim, csv_bytes, ingest, write_csv, write_parquet
 
 
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    d = tmp_path / "landing"
-    d.mkdir()
-    return d
-
-
 def _night(con, run_id: str | None = None) -> list[tuple]:
     """(entry, kind, state, reason) of every landing entry of the newest (or given) run."""
     run = (
