@@ -12,8 +12,6 @@ import duckdb
 from pipelines.gates import NIGHT_GATES_DDL
 from pipelines.warehouse import NIGHT_FILE_STATES, NIGHT_ROW_COUNTS, RAW_SCHEMA
 
-# Row counts per file, summed over tonight's files.
-ROW_TOTALS = NIGHT_ROW_COUNTS
 # What the last lines add when a night has them (loaded rows kept with a warning; earlier
 # versions a correction replaced; identical re-deliveries).
 _ROW_NOTES = {
@@ -21,7 +19,7 @@ _ROW_NOTES = {
     "rows_superseded": "earlier versions corrected",
     "rows_duplicate": "unchanged re-deliveries",
 }
-_FILE_FIELDS = ("entry_name", "kind", "state", "reason", "message", *ROW_TOTALS)
+_FILE_FIELDS = ("entry_name", "kind", "state", "reason", "message", *NIGHT_ROW_COUNTS)
 _GATE_FIELDS = ("gate", "subject", "passed", "figure", "threshold", "message", "override")
 
 
@@ -56,7 +54,7 @@ def night_accounting(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
     return {
         "run_id": run_id,
         "files_by_state": by_state,
-        **{total: sum(f[total] or 0 for f in files) for total in ROW_TOTALS},
+        **{total: sum(f[total] or 0 for f in files) for total in NIGHT_ROW_COUNTS},
         "files": files,
         "gates": gates,
     }

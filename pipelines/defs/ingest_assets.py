@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.accounting import ROW_TOTALS, files_markdown, night_accounting
+from pipelines.accounting import files_markdown, night_accounting
 from pipelines.config import load_gates
 from pipelines.contract import FILE_KINDS, FileKind
 from pipelines.defs.gate_checks import gate_check_result, tonight_run_id
@@ -16,6 +16,7 @@ from pipelines.gates import record_gates
 from pipelines.ingest import IngestSettings, ingest_landing, reconcile
 from pipelines.ingest.quality import quality_of_table, suite_name
 from pipelines.reference import load_reference_tables
+from pipelines.warehouse import NIGHT_ROW_COUNTS
 
 
 @dg.asset(
@@ -46,7 +47,7 @@ def raw_landing(
     return dg.MaterializeResult(
         metadata={
             **{f"files_{state}": n for state, n in night["files_by_state"].items()},
-            **{total: night[total] for total in ROW_TOTALS},
+            **{total: night[total] for total in NIGHT_ROW_COUNTS},
             "files": dg.MetadataValue.md(files_markdown(night)),
         }
     )
