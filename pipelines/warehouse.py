@@ -1,4 +1,9 @@
-"""The DuckDB warehouse: connections, the raw layer's tables, and running SQL files."""
+"""The DuckDB warehouse: connections, the raw layer's tables and views, and running SQL files.
+
+The raw rows themselves are Parquet files outside the DuckDB file (pipelines/ingest/raw_layer.py):
+the warehouse holds their list (raw.raw_files), the views over it (raw.<kind>), and the small
+tables of the ingest's accounting.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,12 @@ import duckdb
 from pipelines.contract import DUCKDB_TYPES, FILE_KINDS, FileKind
 
 RAW_SCHEMA = "raw"
+
+# Storage buckets of the raw layer: a row lives under bucket=NN, NN = hash(member_id) % 16,
+# decided once at ingest. Fixed for a raw layer's life (recorded in its _layout.json); the
+# rules' bucket counts divide it (1, 2, 4, 8, 16), so rules bucket b reads the storage
+# buckets p with p % B == b.
+RAW_BUCKETS = 16
 
 # The storage version every warehouse file is written in. duckdb 2.x writes v2.0 files by
 # default, which the newest DuckDB CLI on PyPI (duckdb-cli 1.5.x, installed by `make install`)
@@ -110,6 +121,26 @@ create table if not exists {RAW_SCHEMA}.superseded_rows (
 )
 """
 
+# Every Parquet file of every loaded landing file (pipelines/ingest/raw_layer.py). Written in the
+# transaction of the file's ledger row: a file is in the raw layer iff its load committed.
+RAW_FILES_DDL = f"""
+create table if not exists {RAW_SCHEMA}.raw_files (
+    kind varchar not null,
+    file_sha256 varchar not null,   -- the landed file whose rows it holds
+    bucket integer not null,        -- storage bucket: hash(member_id) % RAW_BUCKETS
+    path varchar not null,          -- where the file is (absolute path or URL)
+    rows bigint not null            -- rows in the file (its footer's count)
+)
+"""
+
+# The raw layer this warehouse owns: its folder and the layout recorded there.
+RAW_LAYOUT_DDL = f"""
+create table if not exists {RAW_SCHEMA}.raw_layout (
+    raw_dir varchar not null,       -- the folder the paths of raw.raw_files are under
+    layout varchar not null         -- the JSON of <raw_dir>/_layout.json
+)
+"""
+
 # Columns added after the first release: added in place to a warehouse that lacks them.
 ADDED_COLUMNS = (
     ("load_ledger", "rows_warned", "bigint default 0"),
@@ -188,32 +219,80 @@ def storage_version(con: duckdb.DuckDBPyConnection) -> str:
     return str((tags or {}).get("storage_version", ""))
 
 
-def raw_table_ddl(kind: FileKind) -> str:
-    cols = [f"{c.name} {DUCKDB_TYPES[c.dtype]}" for c in kind.columns]
-    cols += [f"{name} {ddl}" for name, ddl in LINEAGE_COLUMNS.items()]
-    body = ",\n    ".join(cols)
-    return f"create table if not exists {RAW_SCHEMA}.{kind.name} (\n    {body}\n)"
+def raw_columns(kind: FileKind) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of a raw row: the contract's columns, then the lineage columns."""
+    cols = [(c.name, DUCKDB_TYPES[c.dtype]) for c in kind.columns]
+    return cols + [(name, ddl.removesuffix(" NOT NULL")) for name, ddl in LINEAGE_COLUMNS.items()]
+
+
+def raw_relation(kind: FileKind, paths: list[str]) -> str:
+    """SQL of the raw rows in `paths` (Parquet files of the layout) with their storage bucket
+    `_bucket`, typed as raw.<kind>; a typed empty relation when there are none."""
+    if not paths:
+        nulls = ", ".join(f"cast(null as {t}) as {name}" for name, t in raw_columns(kind))
+        return f"(select {nulls}, cast(null as integer) as _bucket where false)"
+    names = ", ".join(name for name, _ in raw_columns(kind))
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    return (
+        f"(select {names}, bucket as _bucket from read_parquet([{listed}], "
+        "hive_partitioning = true, hive_types = {'bucket': integer}))"
+    )
+
+
+def raw_kind_is_table(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
+    """Whether raw.<kind> is a DuckDB table: a warehouse made by a release before the
+    Parquet raw layer (pipelines/ingest/raw_layer.py migrates it)."""
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [RAW_SCHEMA, kind],
+        ).fetchone()[0]
+    )
+
+
+def refresh_raw_views(con: duckdb.DuckDBPyConnection, kinds: list[str] | None = None) -> None:
+    """raw.<kind>: a view over the files raw.raw_files pins for the kind (not a glob, so a
+    reader sees the night it opened, never files a later night is writing)."""
+    for name in kinds or list(FILE_KINDS):
+        if raw_kind_is_table(con, name):
+            continue
+        paths = [
+            p
+            for (p,) in con.execute(
+                f"select path from {RAW_SCHEMA}.raw_files where kind = ? order by path", [name]
+            ).fetchall()
+        ]
+        con.execute(
+            f"create or replace view {RAW_SCHEMA}.{name} as select * from "
+            f"{raw_relation(FILE_KINDS[name], paths)}"
+        )
 
 
 def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw layer (one table per landing kind, quarantine, ledger) if missing."""
+    """Create the raw layer's tables (quarantine, ledger, file list, ...) and views if missing."""
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
-    for kind in FILE_KINDS.values():
-        con.execute(raw_table_ddl(kind))
-        # A warehouse made before the contract gained optional columns (procedure_code_2..)
-        # gets them empty; inserts name their columns, so the order does not matter.
-        for c in kind.columns:
-            con.execute(
-                f"alter table {RAW_SCHEMA}.{kind.name}"
-                f" add column if not exists {c.name} {DUCKDB_TYPES[c.dtype]}"
-            )
     con.execute(QUARANTINE_DDL)
     con.execute(LEDGER_DDL)
     con.execute(NIGHT_FILES_DDL)
     con.execute(ROW_WARNINGS_DDL)
     con.execute(SUPERSEDED_ROWS_DDL)
+    con.execute(RAW_FILES_DDL)
+    con.execute(RAW_LAYOUT_DDL)
     for table, column, ddl in ADDED_COLUMNS:
         con.execute(f"alter table {RAW_SCHEMA}.{table} add column if not exists {column} {ddl}")
+    missing = [
+        name
+        for (name,) in con.execute(
+            "select unnest(?) except select table_name from duckdb_tables() "
+            "where database_name = current_database() and schema_name = ? "
+            "except select view_name from duckdb_views() "
+            "where database_name = current_database() and schema_name = ?",
+            [list(FILE_KINDS), RAW_SCHEMA, RAW_SCHEMA],
+        ).fetchall()
+    ]
+    if missing:
+        refresh_raw_views(con, missing)
     for macro in in_force_macros():
         con.execute(macro)
 

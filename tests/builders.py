@@ -7,8 +7,11 @@ real DuckDB file (the same tables ingest fills) and runs the real SQL models on 
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import itertools
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,9 +21,16 @@ import duckdb
 import polars as pl
 
 from pipelines.config import RuleConfig, load_rules
-from pipelines.contract import CARE_MANAGEMENT_STATUS, ELIGIBILITY, MEDICAL_CLAIMS, FileKind
+from pipelines.contract import (
+    CARE_MANAGEMENT_STATUS,
+    ELIGIBILITY,
+    FILE_KINDS,
+    MEDICAL_CLAIMS,
+    FileKind,
+)
+from pipelines.ingest.raw_layer import open_raw_layer, register, remove_orphans, write_rows
 from pipelines.rules.models import build_models
-from pipelines.warehouse import create_raw_schema
+from pipelines.warehouse import raw_columns, refresh_raw_views
 
 AS_OF = date(2026, 6, 30)
 ADULT_BIRTH = date(1980, 1, 15)
@@ -195,19 +205,51 @@ class RawBuilder:
         }
 
 
-def write_raw(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> None:
-    """Insert frames into the raw tables with dummy lineage (as ingest would, minus files)."""
-    create_raw_schema(con)
+def write_raw(
+    con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame], raw_dir: Path | None = None
+) -> None:
+    """Write frames as the raw layer's rows, with dummy lineage (as ingest would, minus the
+    landing files); see write_raw_rows."""
     for kind, frame in frames.items():
-        con.execute(f"delete from raw.{kind}")
-        if frame.height == 0:
-            continue
-        rows = frame.with_columns(  # noqa: F841 - read by DuckDB's replacement scan
+        rows = frame.with_columns(
             pl.lit("0" * 64).alias("_file_sha256"),
             pl.lit(f"{kind}_test.csv").alias("_source_file"),
             pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_source_row"),
         )
-        con.execute(f"insert into raw.{kind} by name select * from rows")
+        con.register("test_raw_rows", rows)
+        try:
+            write_raw_rows(con, kind, "test_raw_rows", raw_dir)
+        finally:
+            con.unregister("test_raw_rows")
+
+
+def write_raw_rows(
+    con: duckdb.DuckDBPyConnection, kind: str, rows: str, raw_dir: Path | None = None
+) -> None:
+    """Replace raw.<kind>'s rows with the relation `rows` (any of its columns; the others
+    null): Parquet files of the raw layer listed in raw.raw_files, read through the view, as
+    the ingest writes them. The raw folder defaults to raw/ beside a file warehouse, a
+    temporary folder for :memory:."""
+    if raw_dir is None and _is_in_memory(con):
+        raw_dir = Path(tempfile.mkdtemp(prefix="ecm_test_raw_"))
+        atexit.register(shutil.rmtree, raw_dir, ignore_errors=True)
+    folder = open_raw_layer(con, raw_dir)
+    present = {row[0] for row in con.execute(f"describe select * from {rows}").fetchall()}
+    select = ", ".join(
+        name if name in present else f"null as {name}" for name, _ in raw_columns(FILE_KINDS[kind])
+    )
+    con.execute("delete from raw.raw_files where kind = ?", [kind])
+    sha = "0" * 64
+    files = write_rows(con, FILE_KINDS[kind], f"(select {select} from {rows})", sha, folder)
+    register(con, kind, sha, files)
+    remove_orphans(con, folder)
+    refresh_raw_views(con, [kind])
+
+
+def _is_in_memory(con: duckdb.DuckDBPyConnection) -> bool:
+    return not con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
 
 
 def build(

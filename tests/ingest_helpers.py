@@ -89,3 +89,8 @@ def counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
         "select (select count(*) from raw.medical_claims), (select count(*) from raw.quarantine),"
         " (select count(*) from raw.load_ledger)"
     ).fetchone()
+
+
+def raw_files_on_disk(raw_dir: Path) -> list[Path]:
+    """The Parquet files under a raw layer's bucket folders."""
+    return sorted(raw_dir.glob("*/bucket=*/*.parquet"))

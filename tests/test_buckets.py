@@ -70,7 +70,9 @@ def _tables(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
 def test_buckets_equal_a_single_build_when_claim_chains_cross_members(tmp_path: Path):
     builder = _cross_member_chains()
     rules, buckets = load_rules(), 3
-    build(builder, tmp_path / "single.duckdb", AS_OF, rules).close()
+    single = tmp_path / "single" / "single.duckdb"  # its own folder: its own raw layer
+    single.parent.mkdir()
+    build(builder, single, AS_OF, rules).close()
     work = tmp_path / "work.duckdb"
     with duckdb.connect(str(work)) as con:
         write_raw(con, builder.frames())
@@ -88,7 +90,7 @@ def test_buckets_equal_a_single_build_when_claim_chains_cross_members(tmp_path: 
         )
     with duckdb.connect(str(work)) as con:
         merge_buckets(con, work=work, buckets=buckets, as_of=AS_OF, rules=rules, run_token="t")
-        con.execute(f"attach '{tmp_path / 'single.duckdb'}' as single (read_only)")
+        con.execute(f"attach '{single}' as single (read_only)")
         tables = _tables(con, "work")
         assert tables == _tables(con, "single")
         assert len(tables) == len([m for m in MODELS if m.materialized == "table"])

@@ -45,6 +45,7 @@ _HEADER = list(_VALUES)
 
 
 def _load(landing: Path, db: Path, fast_path: bool) -> tuple[list, list, list]:
+    db.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db))
     ingest_landing(con, landing, IngestSettings(run_quality=False, fast_path=fast_path))
     assert reconcile(con) == []
@@ -61,8 +62,8 @@ def _load(landing: Path, db: Path, fast_path: bool) -> tuple[list, list, list]:
 
 
 def _same_both_ways(landing: Path, tmp: Path) -> None:
-    fast = _load(landing, tmp / "fast.duckdb", fast_path=True)
-    full = _load(landing, tmp / "full.duckdb", fast_path=False)
+    fast = _load(landing, tmp / "fast" / "w.duckdb", fast_path=True)
+    full = _load(landing, tmp / "full" / "w.duckdb", fast_path=False)
     assert fast == full
 
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 
 from pipelines.ingest import ingest_landing, reconcile
-from tests.ingest_helpers import claim, counts, ingest, quarantine, write_csv
+from tests.ingest_helpers import (
+    claim,
+    counts,
+    ingest,
+    quarantine,
+    raw_files_on_disk,
+    write_csv,
+)
 
 
 def test_rerun_and_same_bytes_under_another_name_load_nothing_new(tmp_path, landing):
@@ -47,19 +57,22 @@ def test_entries_that_are_not_landing_files_are_ignored_or_rejected(tmp_path, la
 
 
 def test_a_failed_load_leaves_nothing_of_the_file_and_is_retried(tmp_path, landing):
-    """A failure mid-file (here a constraint the raw table refuses) rolls the file back."""
+    """A failure after the rows are written (here the commit's last step) rolls the file back:
+    no ledger, quarantine or file-list row, and its Parquet files are gone."""
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    con.execute("create schema raw")
-    con.execute(
-        "create table raw.medical_claims as select * from (values (1)) t(x) where false"
-    )  # a table of the wrong shape: the insert fails after the quarantine rows are written
     write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_line_number="x")])
-    report = ingest_landing(con, landing)
+
+    def fail(_path):
+        assert raw_files_on_disk(tmp_path / "raw")  # the rows were written
+        raise duckdb.IOException("No space left on device")
+
+    report = ingest_landing(con, landing, before_commit=fail)
     assert report.files[0].status == "rejected"
     assert "load failed, nothing of it was kept" in report.files[0].error
     assert quarantine(con) == [("medical_claims_1.csv", 0, None, None, "load_failed")]
+    assert raw_files_on_disk(tmp_path / "raw") == []
+    assert con.execute("select count(*) from raw.raw_files").fetchone()[0] == 0
 
-    con.execute("drop table raw.medical_claims")
     report = ingest_landing(con, landing)
     assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in report.files] == [
         ("loaded", 1, 1)
@@ -68,15 +81,24 @@ def test_a_failed_load_leaves_nothing_of_the_file_and_is_retried(tmp_path, landi
     assert reconcile(con) == []
 
 
-def test_reconcile_counts_the_tables_not_the_ledger(tmp_path, landing):
-    write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_line_number="2")])
+def test_reconcile_counts_the_raw_files_not_the_ledger(tmp_path, landing):
+    """A raw file deleted, or one nobody listed put beside them: the check names the landed
+    file (from the Parquet footers and the folder's listing, no data read)."""
+    rows = [claim(member_id=f"M{i}", claim_id=f"C{i}") for i in range(40)]
+    write_csv(landing / "medical_claims_1.csv", rows)
     con, _ = ingest(tmp_path / "w.duckdb", landing)
     assert reconcile(con) == []
-    con.execute("delete from raw.medical_claims where _source_row = 2")
+    files = con.execute("select path, rows from raw.raw_files order by path limit 2").fetchall()
+    (gone, n), (other, _) = files
+    Path(gone).unlink()
     assert reconcile(con) == [
-        "medical_claims_1.csv: ledger says 2 rows loaded, raw holds 1",
-        "medical_claims_1.csv: rows read 2 != loaded 1 + quarantined 0",
+        f"medical_claims_1.csv: raw file {gone} is missing",
+        f"medical_claims_1.csv: ledger says 40 rows loaded, raw holds {40 - n}",
+        f"medical_claims_1.csv: rows read 40 != loaded {40 - n} + quarantined 0",
     ]
+    stray = Path(other).with_name(Path(other).name.replace("_0.", "_1."))
+    shutil.copyfile(other, stray)
+    assert f"medical_claims_1.csv: raw file {stray} is not listed" in reconcile(con)
 
 
 def test_every_landing_entry_is_recorded_with_its_state_tonight(tmp_path, landing):

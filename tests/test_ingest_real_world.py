@@ -453,5 +453,10 @@ def test_reconcile_finds_a_superseded_row_missing_from_raw(tmp_path, landing):
     write_csv(landing / "medical_claims_2.csv", [claim(paid_amount="2")])
     ingest_landing(con, landing, IngestSettings(run_quality=False))
     assert reconcile(con) == []
-    con.execute("delete from raw.medical_claims where _source_file = 'medical_claims_1.csv'")
+    gone = con.execute(
+        "delete from raw.raw_files where file_sha256 = (select file_sha256 from raw.load_ledger "
+        "where source_file = 'medical_claims_1.csv') returning path"
+    ).fetchall()
+    for (path,) in gone:
+        Path(path).unlink()
     assert "medical_claims_1.csv: 1 superseded rows are no longer in raw" in reconcile(con)

@@ -14,6 +14,7 @@ from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.ingest.quality import quality_of_table
 from pipelines.paths import EXPECTATIONS_DIR
 from pipelines.warehouse import create_raw_schema
+from tests.builders import write_raw_rows
 
 MEMBERS = 20_000
 LINES_PER_MEMBER = 5
@@ -26,11 +27,11 @@ def big_claims(tmp_path_factory):
     """100,000 valid claim lines of 20,000 members in two files, bulk-built in SQL."""
     path = tmp_path_factory.mktemp("quality") / "w.duckdb"
     with duckdb.connect(str(path)) as con:
-        create_raw_schema(con)
-        con.execute(
+        write_raw_rows(
+            con,
+            "medical_claims",
             f"""
-            insert into raw.medical_claims by name
-            select
+            (select
                 'C' || i as claim_id,
                 1 as claim_line_number,
                 'M' || (i % {MEMBERS}) as member_id,
@@ -46,19 +47,32 @@ def big_claims(tmp_path_factory):
                 repeat('0', 64) as _file_sha256,
                 'medical_claims_part' || (i // {PER_FILE} + 1) || '.parquet' as _source_file,
                 i % {PER_FILE} + 1 as _source_row
-            from range({ROWS}) t(i)
-            """
+            from range({ROWS}) t(i))
+            """,
         )
     return path
+
+
+def _claims_with_service_to(con: duckdb.DuckDBPyConnection, service_to: str) -> None:
+    """The raw claims written again with `service_to` as service_to_date's SQL."""
+    con.execute(
+        "create or replace table claims_then as select * exclude (_bucket) from raw.medical_claims"
+    )
+    write_raw_rows(
+        con,
+        "medical_claims",
+        f"(select * replace ({service_to} as service_to_date) from claims_then)",
+    )
 
 
 def test_one_bad_row_among_100k_fails_every_run_and_is_located(big_claims, tmp_path):
     with duckdb.connect(str(big_claims)) as con:
         assert quality_of_table(con, MEDICAL_CLAIMS).success
         # service_to before service_from on one row deep inside the second file.
-        con.execute(
-            "update raw.medical_claims set service_to_date = service_from_date - 3 "
-            "where _source_file = 'medical_claims_part2.parquet' and _source_row = 12345"
+        _claims_with_service_to(
+            con,
+            "case when _source_file = 'medical_claims_part2.parquet' and _source_row = 12345 "
+            "then service_from_date - 3 else service_to_date end",
         )
         for _ in range(5):
             summary = quality_of_table(con, MEDICAL_CLAIMS, EXPECTATIONS_DIR, tmp_path)
@@ -78,11 +92,10 @@ def test_one_bad_row_among_100k_fails_every_run_and_is_located(big_claims, tmp_p
         ]
         written = json.loads((tmp_path / "raw_medical_claims.json").read_text())
         assert written["success"] is False and written["rows"] == ROWS
-        con.execute("update raw.medical_claims set service_to_date = service_from_date")
+        _claims_with_service_to(con, "service_from_date")
 
 
 def _eligibility_with_every_kind_of_problem(con: duckdb.DuckDBPyConnection) -> None:
-    create_raw_schema(con)
     rows = [
         # member, start, end, birth, sex, pcp_npi: each row breaks at most one expectation
         ("M1", "2020-01-01", None, "1980-01-01", "F", "1234567890"),
@@ -94,12 +107,16 @@ def _eligibility_with_every_kind_of_problem(con: duckdb.DuckDBPyConnection) -> N
         (None, "2020-01-01", None, "1980-01-01", None, None),  # no member id
         ("M8", "2021-01-01", "2021-01-01", "1980-01-01", "F", None),  # one day: fine
     ]
+    con.execute(
+        "create table eligibility_rows (member_id varchar, enrollment_start_date date, "
+        "enrollment_end_date date, birth_date date, sex varchar, pcp_npi varchar, "
+        "_file_sha256 varchar, _source_file varchar, _source_row bigint)"
+    )
     con.executemany(
-        "insert into raw.eligibility (member_id, enrollment_start_date, enrollment_end_date, "
-        "birth_date, sex, pcp_npi, _file_sha256, _source_file, _source_row) "
-        "values (?, ?, ?, ?, ?, ?, 'x', 'eligibility_1.csv', ?)",
+        "insert into eligibility_rows values (?, ?, ?, ?, ?, ?, 'x', 'eligibility_1.csv', ?)",
         [(*row, n) for n, row in enumerate(rows, start=1)],
     )
+    write_raw_rows(con, "eligibility", "eligibility_rows")
 
 
 def test_sql_figures_equal_great_expectations_on_the_same_rows(tmp_path):

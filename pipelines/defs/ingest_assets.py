@@ -23,8 +23,9 @@ from pipelines.warehouse import NIGHT_ROW_COUNTS
     group_name="ingest",
     kinds={"duckdb"},
     partitions_def=as_of_partitions,
-    description="Landing files loaded into raw.* with contract types; bad rows in "
-    "raw.quarantine with a reason; a ledger keyed by content hash makes reloads no-ops.",
+    description="Landing files loaded into the raw layer (Parquet files under the raw folder, "
+    "read through the raw.<kind> views) with contract types; bad rows in raw.quarantine with a "
+    "reason; a ledger keyed by content hash makes reloads no-ops.",
 )
 def raw_landing(
     context: dg.AssetExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
@@ -34,7 +35,7 @@ def raw_landing(
         report = ingest_landing(
             con,
             settings.landing,
-            IngestSettings(run_quality=False),
+            IngestSettings(run_quality=False, raw_dir=settings.raw),
             as_of=dt.date.fromisoformat(context.partition_key),
             run_id=context.run.run_id,
         )
@@ -55,7 +56,8 @@ def raw_landing(
 
 @partitioned_check(asset=raw_landing, blocking=True)
 def rows_reconciled(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """Every file: rows read = rows loaded + rows quarantined, counted in the tables."""
+    """Every file: rows read = rows loaded + rows quarantined, counted in its raw Parquet files'
+    footers and the quarantine table (milliseconds: no raw row is read)."""
     with duckdb.get_connection() as con:
         problems = reconcile(con)
     return dg.AssetCheckResult(

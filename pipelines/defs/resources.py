@@ -18,6 +18,9 @@ class PipelineSettings(dg.ConfigurableResource):
     landing_dir: str = str(SAMPLE_DIR)
     output_dir: str = str(ROOT / "out")
     warehouse_path: str = str(ROOT / "warehouse" / "ecm.duckdb")
+    # The raw layer's Parquet files (pipelines/ingest/raw_layer.py); empty: raw/ beside the
+    # warehouse. A local folder here; any URL DuckDB reads and writes in production.
+    raw_dir: str = ""
     # The quality suites; a plan may point this at stricter copies of expectations/.
     expectations_dir: str = str(EXPECTATIONS_DIR)
     # Member-hash buckets of the rules stage (docs/scale_out.md); 1 builds in one step.
@@ -47,6 +50,11 @@ class PipelineSettings(dg.ConfigurableResource):
         return Path(self.warehouse_path)
 
     @property
+    def raw(self) -> Path:
+        """The raw layer's folder, shared by the run's and the analysts' database."""
+        return Path(self.raw_dir) if self.raw_dir else self.warehouse.parent / "raw"
+
+    @property
     def work_warehouse(self) -> Path:
         """The run's own database (one writer); analysts never open it."""
         return self.warehouse.with_suffix(".work.duckdb")
@@ -57,6 +65,7 @@ ENVIRONMENT = {
     "landing_dir": "ECM_LANDING_DIR",
     "output_dir": "ECM_OUTPUT_DIR",
     "warehouse_path": "ECM_WAREHOUSE",
+    "raw_dir": "ECM_RAW_DIR",
     "expectations_dir": "ECM_EXPECTATIONS_DIR",
     "buckets": "ECM_BUCKETS",
     "executor": "ECM_EXECUTOR",

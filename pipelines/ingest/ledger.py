@@ -8,10 +8,11 @@ each file actually left and checks that every data row 1..rows_read is in exactl
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import FILE_KINDS, FileKind
+from pipelines.contract import FileKind
 from pipelines.ingest.validate import literal, rule_sql
 from pipelines.warehouse import NIGHT_ROW_COUNTS, RAW_SCHEMA
 
@@ -152,11 +153,10 @@ def next_delivery_seq(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def record_warnings(
-    con: duckdb.DuckDBPyConnection, kind: FileKind, sha256: str, source_file: str
+    con: duckdb.DuckDBPyConnection, kind: FileKind, sha256: str, source_file: str, raw: str
 ) -> int:
-    """The file's loaded rows that break a "warn" rule of the contract, into raw.row_warnings
-    (one row per rule broken); returns the number of distinct rows warned."""
-    raw = f"{RAW_SCHEMA}.{kind.name}"
+    """The file's loaded rows (relation `raw`) that break a "warn" rule of the contract, into
+    raw.row_warnings (one row per rule broken); returns the number of distinct rows warned."""
     parts = [
         f"select _file_sha256, _source_file, {literal(kind.name)}, _source_row, "
         f"{literal(rule.column)}, {literal(rule.reason)} from {raw} "
@@ -178,47 +178,66 @@ def record_warnings(
 def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Problems where a file's rows do not add up; an empty list means every row is accounted.
 
-    For each ledger row: rows loaded and quarantined (distinct data rows, file-level rejection
-    rows excluded) are counted in the tables; they must equal the ledger's figures, add up to
-    rows_read, not overlap, and cover exactly rows 1..rows_read. A rejected file must have no
-    raw rows. Messages name files and counts only (no member data).
+    For each ledger row: the rows of its raw files (their Parquet footers: no data is read)
+    and its quarantined rows (distinct data rows, file-level rejection rows excluded) must
+    equal the ledger's figures and add up to rows_read, the rows must run 1..rows_read (the
+    footers' statistics of `_source_row`), and no row may be both loaded and quarantined. A
+    raw file listed but missing, unlisted beside the listed ones, or of another row count than
+    listed is named with its landed file; a rejected file must have no raw files. Messages
+    name files and counts only (no member data).
     """
-    loaded_union = " union all ".join(
-        f"select _file_sha256 as sha, _source_row as row from {RAW_SCHEMA}.{k}" for k in FILE_KINDS
+    listed = con.execute(
+        f"select f.path, f.rows, f.file_sha256, coalesce(g.source_file, f.file_sha256) "
+        f"from {RAW_SCHEMA}.raw_files f left join {RAW_SCHEMA}.load_ledger g using (file_sha256) "
+        "order by f.path"
+    ).fetchall()
+    problems: list[str] = []
+    present = [path for path, *_ in listed if _exists(path)]
+    found = _footers(con, present)
+    for path, rows, _sha, name in listed:
+        if path not in found:
+            problems.append(f"{name}: raw file {path} is missing")
+        elif found[path][0] != rows:
+            problems.append(f"{name}: raw file {path} holds {found[path][0]} rows, listed {rows}")
+    problems += _unlisted_files(con, {path for path, *_ in listed})
+    con.execute(
+        "create or replace temp table reconcile_footers "
+        "(sha varchar, n bigint, lo bigint, hi bigint)"
     )
+    by_sha: dict[str, list[int]] = {}
+    for path, _rows, sha, _name in listed:
+        if path in found:
+            n, lo, hi = found[path]
+            acc = by_sha.setdefault(sha, [0, lo, hi])
+            acc[0] += n
+            acc[1], acc[2] = min(acc[1], lo), max(acc[2], hi)
+    if by_sha:
+        con.executemany(
+            "insert into reconcile_footers values (?, ?, ?, ?)",
+            [[sha, *acc] for sha, acc in by_sha.items()],
+        )
     rows = con.execute(
         f"""
-        with loaded as ({loaded_union}),
-        loaded_counts as (
-            select sha, count(*) as n, count(distinct row) as n_distinct,
-                   min(row) as lo, max(row) as hi
-            from loaded group by sha
-        ),
-        quarantined as (
+        with quarantined as (
             select distinct file_sha256 as sha, source_row as row
             from {RAW_SCHEMA}.quarantine where source_row > 0
         ),
         quarantined_counts as (
             select sha, count(*) as n, min(row) as lo, max(row) as hi
             from quarantined group by sha
-        ),
-        overlap as (
-            select q.sha, count(*) as n
-            from quarantined q join loaded l on l.sha = q.sha and l.row = q.row
-            group by q.sha
         )
-        select g.source_file, g.status, g.rows_read, g.rows_loaded, g.rows_quarantined,
-               coalesce(l.n, 0), coalesce(l.n_distinct, 0), coalesce(q.n, 0),
-               coalesce(o.n, 0), least(l.lo, q.lo), greatest(l.hi, q.hi)
+        select g.file_sha256, g.source_file, g.status, g.rows_read, g.rows_loaded,
+               g.rows_quarantined, coalesce(l.n, 0), coalesce(q.n, 0),
+               least(l.lo, q.lo), greatest(l.hi, q.hi)
         from {RAW_SCHEMA}.load_ledger g
-        left join loaded_counts l on l.sha = g.file_sha256
+        left join reconcile_footers l on l.sha = g.file_sha256
         left join quarantined_counts q on q.sha = g.file_sha256
-        left join overlap o on o.sha = g.file_sha256
         order by g.source_file
         """
     ).fetchall()
-    problems: list[str] = _superseded_without_row(con, loaded_union)
-    for name, status, read, led_loaded, led_quar, loaded, distinct, quar, overlap, lo, hi in rows:
+    con.execute("drop table reconcile_footers")
+    overlaps = _overlaps(con)
+    for sha, name, status, read, led_loaded, led_quar, loaded, quar, lo, hi in rows:
         if status == "rejected":
             if loaded:
                 problems.append(f"{name}: rejected but {loaded} rows are in raw")
@@ -229,25 +248,96 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
             problems.append(
                 f"{name}: ledger says {led_quar} rows quarantined, quarantine holds {quar}"
             )
-        if distinct != loaded:
-            problems.append(f"{name}: {loaded - distinct} source rows loaded more than once")
-        if overlap:
-            problems.append(f"{name}: {overlap} rows both loaded and quarantined")
+        if overlaps.get(sha):
+            problems.append(f"{name}: {overlaps[sha]} rows both loaded and quarantined")
         if read != loaded + quar:
             problems.append(f"{name}: rows read {read} != loaded {loaded} + quarantined {quar}")
         elif read and (lo != 1 or hi != read):
             problems.append(f"{name}: data rows run {lo}..{hi}, expected 1..{read}")
+    return problems + _superseded_without_file(con)
+
+
+def _exists(path: str) -> bool:
+    """Whether a raw file exists (a URL is assumed to: its footer read would fail instead)."""
+    return "://" in path or Path(path).is_file()
+
+
+def _footers(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, tuple[int, int, int]]:
+    """Per file: (rows, min and max `_source_row`), from the footers only."""
+    if not paths:
+        return {}
+    return {
+        path: (n, lo, hi)
+        for path, n, lo, hi in con.execute(
+            """
+            select file_name, sum(row_group_num_rows),
+                   min(stats_min_value::bigint), max(stats_max_value::bigint)
+            from parquet_metadata(?)
+            where path_in_schema = '_source_row'
+            group by file_name
+            """,
+            [paths],
+        ).fetchall()
+    }
+
+
+def _unlisted_files(con: duckdb.DuckDBPyConnection, listed: set[str]) -> list[str]:
+    """Raw files on disk that raw.raw_files does not list (an orphan left after the ingest
+    opened the layer, or a file put there by hand), named with their landed file."""
+    from pipelines.ingest.raw_layer import files_on_disk  # the raw layer imports this module
+
+    folder = con.execute(f"select min(raw_dir) from {RAW_SCHEMA}.raw_layout").fetchone()[0]
+    if folder is None or "://" in folder:
+        return []
+    names = dict(
+        con.execute(f"select file_sha256, source_file from {RAW_SCHEMA}.load_ledger").fetchall()
+    )
+    problems = []
+    for p in files_on_disk(Path(folder)):
+        if str(p) not in listed:
+            sha = p.name.split("_")[0]
+            problems.append(f"{names.get(sha, 'no landed file')}: raw file {p} is not listed")
     return problems
 
 
-def _superseded_without_row(con: duckdb.DuckDBPyConnection, loaded_union: str) -> list[str]:
-    """A superseded row must still be in raw (the old version is kept, only out of force)."""
+def _overlaps(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows both loaded and quarantined, per landed file: only the raw files of landed files
+    with quarantined rows are read, one narrow column."""
+    paths = [
+        p
+        for (p,) in con.execute(
+            f"select path from {RAW_SCHEMA}.raw_files where file_sha256 in "
+            f"(select file_sha256 from {RAW_SCHEMA}.quarantine where source_row > 0)"
+        ).fetchall()
+        if _exists(p)
+    ]
+    if not paths:
+        return {}
+    return dict(
+        con.execute(
+            f"""
+            select l._file_sha256, count(*)
+            from read_parquet(?) l
+            semi join {RAW_SCHEMA}.quarantine q
+                on q.file_sha256 = l._file_sha256 and q.source_row = l._source_row
+            group by 1
+            """,
+            [paths],
+        ).fetchall()
+    )
+
+
+def _superseded_without_file(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A superseded row must still be in raw (the old version is kept, only out of force):
+    its landed file has raw files and the row is within the file's rows."""
     rows = con.execute(
         f"""
-        with loaded as ({loaded_union})
         select s.source_file, count(*)
         from {RAW_SCHEMA}.superseded_rows s
-        anti join loaded l on l.sha = s.file_sha256 and l.row = s.source_row
+        left join {RAW_SCHEMA}.load_ledger g on g.file_sha256 = s.file_sha256
+        where g.file_sha256 is null or g.status <> 'loaded'
+            or s.source_row not between 1 and g.rows_read
+            or s.file_sha256 not in (select file_sha256 from {RAW_SCHEMA}.raw_files)
         group by s.source_file order by 1
         """
     ).fetchall()

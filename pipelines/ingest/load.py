@@ -3,12 +3,16 @@
 Per file: stage it (stage.py), then in one transaction:
 1. rows that are not clean as delivered (fastpath.py: one cheap test per column) are copied
    aside; there are usually few;
-2. the clean rows go straight into raw.<kind> with plain casts (one scan, no parsing);
-3. the full contract checks (validate.py) run over the rows set aside only: their good rows
-   are loaded normalized, their bad rows give one quarantine row per bad column;
-4. duplicated keys are found on the loaded rows and moved to quarantine;
-5. the ledger row; rows read = rows loaded + rows quarantined is asserted, and the file is
-   re-checked for changes since it was hashed, before the commit.
+2. the full contract checks (validate.py) run over the rows set aside only: their bad rows
+   give one quarantine row per bad column;
+3. the clean rows (plain casts, one scan, no parsing) and the checked good rows are written
+   once into the raw layer's Parquet files (raw_layer.py), one per storage bucket;
+4. duplicated keys are found on the written rows (key columns only) and quarantined; the rare
+   file holding them is written again without them;
+5. the file list (raw.raw_files), the view raw.<kind> over it and the ledger row; rows read =
+   rows loaded + rows quarantined is asserted, and the file is re-checked for changes since it
+   was hashed, before the commit. Files of a load that does not commit are removed (by the
+   next ingest when the process was killed).
 All work is set-based in DuckDB: no row of the file passes through Python (except lines the
 CSV reader rejected, which are few and need their original bytes).
 """
@@ -29,7 +33,7 @@ import duckdb
 
 from pipelines.contract import FileKind, is_incremental
 from pipelines.faults import failpoint
-from pipelines.ingest import ledger
+from pipelines.ingest import ledger, raw_layer
 from pipelines.ingest.fastpath import clean_sql, extra_sql, fast_values
 from pipelines.ingest.files import (
     LandingFile,
@@ -43,7 +47,7 @@ from pipelines.ingest.quality import quality_of_file
 from pipelines.ingest.report import FileRejected, FileResult, IngestReport, SkippedFile
 from pipelines.ingest.stage import StagedSource, stage
 from pipelines.ingest.validate import checked_sql, ident, literal
-from pipelines.warehouse import RAW_SCHEMA, create_raw_schema
+from pipelines.warehouse import RAW_SCHEMA, raw_relation, refresh_raw_views
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,8 @@ class IngestSettings:
     run_quality: bool = True
     quality_sample_rows: int | None = 100_000
     quality_results_dir: Path | None = None
+    # The raw layer's folder (PipelineSettings.raw_dir); None: raw/ beside the warehouse file.
+    raw_dir: Path | None = None
     # False sends every row through the full checks; tests use it to show the fast path
     # changes nothing.
     fast_path: bool = True
@@ -99,7 +105,7 @@ def ingest_landing(
     """
     settings = settings or IngestSettings()
     configure(con, settings)
-    create_raw_schema(con)
+    raw_dir = raw_layer.open_raw_layer(con, settings.raw_dir)
     files, refused = discover(Path(landing_dir))
     delivery_seq = ledger.next_delivery_seq(con)
     report = IngestReport(refused=refused)
@@ -136,7 +142,14 @@ def ingest_landing(
                 report.skipped.append(SkippedFile(lf.name, sha, first, kind, status, error, reason))
                 continue
             result = load_file(
-                con, lf, seen, Path(stage_dir), settings.fast_path, before_commit, delivery_seq
+                con,
+                lf,
+                seen,
+                Path(stage_dir),
+                settings.fast_path,
+                before_commit,
+                delivery_seq,
+                raw_dir,
             )
             if result.status == "loaded" and settings.run_quality:
                 result = _with_quality(con, result, lf.kind, settings)
@@ -163,17 +176,28 @@ def load_file(
     fast_path: bool = True,
     before_commit: BeforeCommit | None = None,
     delivery_seq: int = 0,
+    raw_dir: Path | None = None,
 ) -> FileResult:
     started = time.perf_counter()
     sha = seen.sha256
     base = {"name": lf.name, "kind": lf.kind.name, "sha256": sha, "file_format": lf.file_format}
     source: StagedSource | None = None
+    written: list[str] = []
     try:
         source = stage(con, lf, stage_dir)
         con.begin()
         try:
             with _insertion_order_free(con):
-                counts = _load_staged(con, lf, sha, source, fast_path, delivery_seq)
+                counts = _load_staged(
+                    con,
+                    lf,
+                    sha,
+                    source,
+                    fast_path,
+                    delivery_seq,
+                    raw_layer.resolve_raw_dir(con, raw_dir),
+                    written,
+                )
             if before_commit is not None:
                 before_commit(lf.path)
             failpoint("ingest.file_loaded")
@@ -181,6 +205,7 @@ def load_file(
             con.commit()
         except BaseException:
             con.rollback()
+            raw_layer.remove_files(written)
             raise
         failpoint("ingest.file_committed")
     except (FileRejected, duckdb.Error) as e:
@@ -325,35 +350,24 @@ def _load_staged(
     source: StagedSource,
     fast_path: bool,
     delivery_seq: int,
+    raw_dir: Path,
+    written: list[str],
 ) -> dict[str, int]:
-    """Load the staged rows; returns the file's counts (FileResult's rows_* fields)."""
+    """Load the staged rows; returns the file's counts (FileResult's rows_* fields). The
+    paths of the raw files it writes are appended to `written` as they are written."""
     kind = lf.kind
-    raw = f"{RAW_SCHEMA}.{kind.name}"
     lineage = f"{literal(sha)}, {literal(lf.name)}, {literal(kind.name)}"
-    targets = ", ".join(
-        [c.name for c in kind.columns] + ["_file_sha256", "_source_file", "_source_row", "_extra"]
-    )
     clean = clean_sql(kind, source.columns) if fast_path else "false"
+    lineage_values = f"{literal(sha)} as _file_sha256, {literal(lf.name)} as _source_file"
 
     # 1. The rows the cheap tests do not pass, set aside as delivered (usually few).
     con.execute(
         f"create or replace temp table ingest_slow as select * from {source.sql} where not {clean}"
     )
     n_slow = con.execute("select count(*) from ingest_slow").fetchone()[0]
-    # 2. The clean rows, straight in: every row but those set aside (by row number, so the
-    # tests are not evaluated a second time; usually there are none to leave out).
-    inserted = 0
-    if n_slow < source.rows:
-        values = ", ".join(fast_values(kind, source.columns))
-        rest = "" if n_slow == 0 else "where _row not in (select _row from ingest_slow)"
-        inserted = con.execute(
-            f"insert into {raw} ({targets}) select {values}, {literal(sha)}, "
-            f"{literal(lf.name)}, _row, {extra_sql(source.extras)} "
-            f"from {source.sql} {rest}"
-        ).fetchone()[0]
-
-    # 3. The full checks over the rows set aside.
+    # 2. The full checks over the rows set aside.
     n_bad = 0
+    parts = []
     if n_slow:
         con.execute(
             "create or replace temp table ingest_checked as "
@@ -362,15 +376,33 @@ def _load_staged(
         n_bad = con.execute("select count(*) from ingest_checked where not _ok").fetchone()[0]
         if n_bad:
             con.execute(f"insert into {RAW_SCHEMA}.quarantine " + _unpivot_bad(kind, lineage))
-        checked_values = ", ".join(ident("v__" + c.name) for c in kind.columns)
-        inserted += con.execute(
-            f"insert into {raw} ({targets}) select {checked_values}, {literal(sha)}, "
-            f"{literal(lf.name)}, _row, _extra from ingest_checked where _ok"
-        ).fetchone()[0]
+        checked_values = ", ".join(
+            f"{ident('v__' + c.name)} as {ident(c.name)}" for c in kind.columns
+        )
+        parts.append(
+            f"select {checked_values}, {lineage_values}, _row as _source_row, _extra "
+            "from ingest_checked where _ok"
+        )
+    # 3. The clean rows: every row but those set aside (by row number, so the tests are not
+    # evaluated a second time; usually there are none to leave out), and the checked good
+    # rows, written once into the raw layer.
+    if n_slow < source.rows:
+        values = ", ".join(fast_values(kind, source.columns))
+        rest = "" if n_slow == 0 else "where _row not in (select _row from ingest_slow)"
+        parts.insert(
+            0,
+            f"select {values}, {lineage_values}, _row as _source_row, "
+            f"{extra_sql(source.extras)} as _extra from {source.sql} {rest}",
+        )
+    files = []
+    if parts:
+        files = raw_layer.write_rows(con, kind, f"({' union all '.join(parts)})", sha, raw_dir)
+    written += [f.path for f in files]
+    inserted = sum(f.rows for f in files)
 
-    # 4. Duplicated keys, found on the typed rows just inserted, moved from raw to
-    # quarantine with the row as the file delivered it.
-    n_dup, _ = _find_duplicates(con, kind, raw, sha)
+    # 4. Duplicated keys, found on the written rows, quarantined with the row as the file
+    # delivered it; the files holding them are written again without them.
+    n_dup, _ = _find_duplicates(con, kind, raw_layer.rows_of(kind, files))
     if n_dup:
         dup_rows = f"(select s.* from {source.sql} s semi join ingest_dup d on s._row = d._row)"
         checked = checked_sql(kind, dup_rows, source.columns, source.extras, source.header_order)
@@ -380,12 +412,9 @@ def _load_staged(
             f"{literal(','.join(kind.key))}, {key_text}, 'duplicate_key', _row_json "
             f"from ({checked})"
         )
-        con.execute(
-            f"delete from {raw} where _file_sha256 = ? "
-            "and _source_row in (select _row from ingest_dup)",
-            [sha],
-        )
+        files = raw_layer.without_rows(con, files, "ingest_dup")
     loaded = inserted - n_dup
+    mine = raw_layer.rows_of(kind, files)
 
     if source.rejected_lines:
         con.executemany(
@@ -396,12 +425,14 @@ def _load_staged(
             ],
         )
     quarantined = n_bad + n_dup + len(source.rejected_lines)
-    warned = ledger.record_warnings(con, kind, sha, lf.name)
-    corrected, duplicates = _supersede(con, lf, sha, delivery_seq)
+    warned = ledger.record_warnings(con, kind, sha, lf.name, mine)
+    corrected, duplicates = _supersede(con, lf, sha, delivery_seq, mine)
     if source.rows != loaded + quarantined:
         raise duckdb.InvalidInputException(
             f"rows read {source.rows} != loaded {loaded} + quarantined {quarantined}"
         )
+    raw_layer.register(con, kind.name, sha, files)
+    refresh_raw_views(con, [kind.name])
     ledger.record(
         con,
         sha256=sha,
@@ -440,9 +471,7 @@ def _unpivot_bad(kind: FileKind, lineage: str) -> str:
     return "\nunion all\n".join(parts)
 
 
-def _find_duplicates(
-    con: duckdb.DuckDBPyConnection, kind: FileKind, raw: str, sha: str
-) -> tuple[int, int]:
+def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, mine: str) -> tuple[int, int]:
     """Rows of this file that repeat a key an earlier row of the same file holds.
 
     The first occurrence stands. A repeat with different content is ambiguous (two versions
@@ -450,14 +479,13 @@ def _find_duplicates(
     identical content goes to `ingest_same` and is recorded as a superseded duplicate (it
     stays in raw, not in force). A grouped count of a 64-bit hash of the key (cheap to hash
     and group, unlike the key's text) finds the few candidate keys first.
-    Returns (conflicting, identical).
+    `mine` is the file's written rows. Returns (conflicting, identical).
     """
     con.execute("create or replace temp table ingest_dup (_row bigint)")
     con.execute("create or replace temp table ingest_same (_row bigint, first_row bigint)")
     if not kind.key:
         return 0, 0
     keys = ", ".join(ident(k) for k in kind.key)
-    mine = f"(select * from {raw} where _file_sha256 = {literal(sha)})"
     con.execute(
         f"create or replace temp table ingest_dup_hash as select hash({keys}) as h "
         f"from {mine} group by h having count(*) > 1"
@@ -501,7 +529,7 @@ def _key_text(kind: FileKind, alias: str) -> str:
 
 
 def _supersede(
-    con: duckdb.DuckDBPyConnection, lf: LandingFile, sha: str, delivery_seq: int
+    con: duckdb.DuckDBPyConnection, lf: LandingFile, sha: str, delivery_seq: int, mine: str
 ) -> tuple[int, int]:
     """Record in raw.superseded_rows the rows no longer in force because of this file.
 
@@ -510,29 +538,25 @@ def _supersede(
     wins, and the earlier row is a `correction` when the content differs, a `duplicate` when
     identical. Earlier deliveries are matched for an accumulating kind (claims) and for an
     incremental snapshot file; a full snapshot replaces the previous delivery whole (see
-    raw.files_in_force), so it is matched only against files of its own delivery. Earlier
-    rows are only read within this file's range of the first key column, which lets DuckDB
-    skip their other row groups. Returns (corrections, duplicates).
+    raw.files_out_of_force), so it is matched only against files of its own delivery. `mine`
+    is this file's written rows. Earlier rows are read from their Parquet files, key columns
+    first and only within this file's range of the first key column, which lets DuckDB skip
+    their other row groups; whole rows only for the few matches. Returns (corrections,
+    duplicates).
     """
     kind = lf.kind
-    raw = f"{RAW_SCHEMA}.{kind.name}"
     now = literal(dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "))
     by = f"{literal(sha)}, {literal(lf.name)}"
     con.execute(
         f"insert into {RAW_SCHEMA}.superseded_rows select {literal(kind.name)}, "
         f"m._file_sha256, m._source_file, m._source_row, {_key_text(kind, 'm')}, {by}, "
         f"s.first_row, 'duplicate', {now}::timestamp "
-        f"from {raw} m join ingest_same s on m._source_row = s._row "
-        f"where m._file_sha256 = {literal(sha)}"
+        f"from {mine} m join ingest_same s on m._source_row = s._row"
     )
     if not kind.key:
         return _superseded_by(con, sha)
     first = ident(kind.key[0])
-    mine = (
-        f"(select * from {raw} where _file_sha256 = {literal(sha)} "
-        "and _source_row not in (select _row from ingest_same) "
-        "and _source_row not in (select _row from ingest_dup))"
-    )
+    mine = f"(select * from {mine} where _source_row not in (select _row from ingest_same))"
     lo, hi = con.execute(f"select min({first}), max({first}) from {mine}").fetchone()
     if lo is None:
         return _superseded_by(con, sha)
@@ -547,21 +571,26 @@ def _supersede(
             f"and status = 'loaded' and rows_loaded > 0 except select file_sha256 from "
             f"{RAW_SCHEMA}.files_out_of_force({literal(kind.name)})"
         )
-    if not con.execute(f"select exists ({files})").fetchone()[0]:
+    earlier = raw_layer.paths_of(con, kind.name, files)
+    if not earlier:
         return _superseded_by(con, sha)  # no earlier file in force (e.g. the first delivery)
-    # 1. Matching keys, on narrow columns only (the raw table can be large).
+    # 1. Matching keys, on narrow columns only (the raw layer can be large).
     keys = ", ".join(ident(k) for k in kind.key)
     on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
+    in_range = f"{first} between $lo and $hi"
     con.execute(
         "create or replace temp table ingest_match as "
         "select m._source_row as row, o._file_sha256 as o_sha, o._source_row as o_row "
         f"from (select {keys}, _source_row from {mine}) m "
-        f"join (select {keys}, _file_sha256, _source_row from {raw} "
-        f"where {first} between $lo and $hi and _file_sha256 in ({files})) o on {on} "
+        f"join (select {keys}, _file_sha256, _source_row "
+        f"from {raw_relation(kind, earlier)} where {in_range}) o on {on} "
         f"anti join {RAW_SCHEMA}.superseded_rows s "
         "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row",
         {"lo": lo, "hi": hi},
     )
+    matched = raw_layer.paths_of(con, kind.name, "select distinct o_sha from ingest_match")
+    if not matched:
+        return _superseded_by(con, sha)
     # 2. The few matched rows compared on their content.
     con.execute(
         f"insert into {RAW_SCHEMA}.superseded_rows select {literal(kind.name)}, "
@@ -569,8 +598,10 @@ def _supersede(
         f"m._source_row, case when {_same_content(kind, 'm', 'o')} then 'duplicate' "
         f"else 'correction' end, {now}::timestamp "
         f"from ingest_match x "
-        f"join {raw} m on m._file_sha256 = {literal(sha)} and m._source_row = x.row "
-        f"join {raw} o on o._file_sha256 = x.o_sha and o._source_row = x.o_row"
+        f"join {mine} m on m._source_row = x.row "
+        f"join (select * from {raw_relation(kind, matched)} where {in_range}) o "
+        "on o._file_sha256 = x.o_sha and o._source_row = x.o_row",
+        {"lo": lo, "hi": hi},
     )
     return _superseded_by(con, sha)
 

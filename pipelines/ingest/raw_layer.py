@@ -1,0 +1,336 @@
+"""The raw layer as Parquet files: where each landed file's loaded rows live.
+
+Layout: `<raw_dir>/<kind>/bucket=NN/<file_sha256>_<i>.parquet`, NN the storage bucket
+`hash(member_id) % RAW_BUCKETS`. A landed file's loaded rows are written once, when it loads,
+and never modified. The warehouse lists the files in raw.raw_files in the transaction of the
+file's ledger row, and raw.<kind> is a view over that pinned list (pipelines/warehouse.py): a
+file is in the raw layer iff its load committed. A Parquet file no committed load lists is an
+orphan of a killed load, removed when the next ingest opens the layer.
+
+`<raw_dir>/_layout.json` records the buckets, DuckDB's hash of a probe string (hash() is not
+promised stable across DuckDB versions; a changed hash would put a member's new rows in
+another bucket) and the warehouse that owns the folder. A folder whose layout differs from the
+warehouse's is refused, never mixed. Why files outside the DuckDB file: copying every row into
+a table cost most of the ingest and bought the rules nothing, and the analysts' copy of the
+warehouse no longer grows with raw history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.contract import FILE_KINDS, FileKind
+from pipelines.ingest.validate import ident, literal
+from pipelines.warehouse import (
+    RAW_BUCKETS,
+    RAW_SCHEMA,
+    create_raw_schema,
+    raw_columns,
+    raw_kind_is_table,
+    raw_relation,
+    refresh_raw_views,
+)
+
+log = logging.getLogger(__name__)
+
+LAYOUT_FILE = "_layout.json"
+LAYOUT_NAME = "ecm raw layer"
+LAYOUT_VERSION = 1
+PROBE = "ecm-bucket-probe"
+_BUCKET_DIR = re.compile(r"bucket=(\d+)")
+
+
+class RawLayoutError(RuntimeError):
+    """The raw folder cannot be used with this warehouse; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class RawFile:
+    bucket: int
+    path: str
+    rows: int
+
+
+def bucket_sql(member_id: str = "member_id") -> str:
+    """SQL: a row's storage bucket (0 .. RAW_BUCKETS - 1)."""
+    return f"hash({member_id}) % {RAW_BUCKETS}"
+
+
+def resolve_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: str | Path | None) -> Path:
+    """`raw_dir`, or by default `raw/` beside the connection's database file."""
+    if raw_dir is not None:
+        return Path(raw_dir).absolute()
+    path = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+    if not path:
+        raise RawLayoutError("an in-memory warehouse has no default raw folder: pass raw_dir")
+    return Path(path).absolute().parent / "raw"
+
+
+def _layout(con: duckdb.DuckDBPyConnection, warehouse_id: str) -> dict[str, object]:
+    probe = con.execute("select hash(?)", [PROBE]).fetchone()[0]
+    return {
+        "layout": LAYOUT_NAME,
+        "version": LAYOUT_VERSION,
+        "buckets": RAW_BUCKETS,
+        "bucket_of": f"hash(member_id) % {RAW_BUCKETS}",
+        "probe": {"text": PROBE, "hash": str(probe)},
+        "warehouse_id": warehouse_id,
+    }
+
+
+def open_raw_layer(con: duckdb.DuckDBPyConnection, raw_dir: str | Path | None = None) -> Path:
+    """Ready the raw layer for an ingest; returns its folder.
+
+    Checks (or, for a new layer, writes) `_layout.json`; moves the file list along when the
+    warehouse and its folder were copied or moved together; removes orphans of a killed load;
+    migrates raw rows a previous release kept in DuckDB tables; recreates the views.
+    """
+    create_raw_schema(con)
+    folder = resolve_raw_dir(con, raw_dir)
+    recorded = con.execute(f"select raw_dir, layout from {RAW_SCHEMA}.raw_layout").fetchone()
+    layout = _checked_layout(con, folder, json.loads(recorded[1]) if recorded else None)
+    con.begin()
+    try:
+        con.execute(f"delete from {RAW_SCHEMA}.raw_layout")
+        con.execute(
+            f"insert into {RAW_SCHEMA}.raw_layout values (?, ?)",
+            [str(folder), json.dumps(layout, sort_keys=True)],
+        )
+        if recorded and recorded[0] != str(folder):
+            con.execute(
+                f"update {RAW_SCHEMA}.raw_files set path = ? || substr(path, ?) "
+                "where starts_with(path, ?)",
+                [str(folder), len(recorded[0]) + 1, recorded[0]],
+            )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    removed = remove_orphans(con, folder)
+    if removed:
+        log.warning("removed %d raw file(s) no committed load lists (a killed load's)", removed)
+    _migrate_tables(con, folder)
+    con.begin()
+    try:
+        refresh_raw_views(con)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return folder
+
+
+def _checked_layout(
+    con: duckdb.DuckDBPyConnection, folder: Path, recorded: dict | None
+) -> dict[str, object]:
+    """The layout of `folder`, written when the folder is new; refuses one that differs from
+    this DuckDB's buckets and hash or belongs to another warehouse."""
+    path = folder / LAYOUT_FILE
+    expected = _layout(con, recorded["warehouse_id"] if recorded else uuid.uuid4().hex)
+    if not path.exists():
+        if any(folder.glob("*/bucket=*/*.parquet")):
+            raise RawLayoutError(
+                f"raw folder {folder} holds Parquet files but no {LAYOUT_FILE}: it is not a raw "
+                "layer this pipeline wrote. Point ECM_RAW_DIR at another folder, or empty it."
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, json.dumps(expected, indent=2, sort_keys=True) + "\n")
+        return expected
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RawLayoutError(f"{path} cannot be read ({e}); restore it from a backup") from None
+    differs = [
+        f"{key}: the folder has {found.get(key)!r}, this DuckDB {expected[key]!r}"
+        for key in ("layout", "version", "buckets", "bucket_of", "probe")
+        if found.get(key) != expected[key]
+    ]
+    if differs:
+        raise RawLayoutError(
+            f"raw folder {folder} was written with another layout ({'; '.join(differs)}). "
+            "Its rows' buckets would not match the ones this run computes. Run with the "
+            "DuckDB version that wrote it, or load the landing history again into a new "
+            "raw folder (ECM_RAW_DIR) with a new warehouse."
+        )
+    if recorded is None or found.get("warehouse_id") != recorded["warehouse_id"]:
+        raise RawLayoutError(
+            f"raw folder {folder} belongs to another warehouse (id {found.get('warehouse_id')}):"
+            " two warehouses must not share one. Point ECM_RAW_DIR (or the warehouse path) at "
+            "another folder, or remove this one if its warehouse is gone."
+        )
+    return found
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
+def write_rows(
+    con: duckdb.DuckDBPyConnection, kind: FileKind, rows: str, sha: str, folder: Path
+) -> list[RawFile]:
+    """Write `rows` (a relation with raw.<kind>'s columns) as landed file `sha`'s files, one
+    per storage bucket present; a file of the same name (a killed load's) is overwritten."""
+    target = folder / kind.name
+    target.mkdir(parents=True, exist_ok=True)
+    columns = ", ".join(f"cast({ident(n)} as {t}) as {ident(n)}" for n, t in raw_columns(kind))
+    bucket = f"lpad(cast({bucket_sql()} as varchar), 2, '0')"
+    written = con.execute(
+        f"copy (select {columns}, {bucket} as bucket from {rows}) to {literal(str(target))} "
+        f"(format parquet, partition_by (bucket), filename_pattern {literal(sha + '_{i}')}, "
+        "overwrite_or_ignore, return_files)"
+    ).fetchone()[1]
+    return footers(con, [str(p) for p in written])
+
+
+def footers(con: duckdb.DuckDBPyConnection, paths: list[str]) -> list[RawFile]:
+    """The files' rows, from their footers (no data read), in path order."""
+    if not paths:
+        return []
+    rows = dict(
+        con.execute(
+            "select file_name, num_rows from parquet_file_metadata(?)", [sorted(paths)]
+        ).fetchall()
+    )
+    return [RawFile(bucket_of_path(p), p, rows[p]) for p in sorted(paths)]
+
+
+def bucket_of_path(path: str) -> int:
+    return int(_BUCKET_DIR.findall(path)[-1])
+
+
+def without_rows(con: duckdb.DuckDBPyConnection, files: list[RawFile], table: str) -> list[RawFile]:
+    """The files rewritten without the rows whose `_source_row` is in `table`(`_row`).
+
+    Only for the rare file with conflicting duplicate keys: the rows are written before the
+    duplicates are known, so these few files are written a second time.
+    """
+    kept = []
+    for f in files:
+        drop = con.execute(
+            f"select count(*) from read_parquet({literal(f.path)}) "
+            f"where _source_row in (select _row from {table})"
+        ).fetchone()[0]
+        if not drop:
+            kept.append(f)
+            continue
+        if drop == f.rows:
+            Path(f.path).unlink()
+            continue
+        tmp = f"{f.path}.tmp"
+        con.execute(
+            f"copy (select * from read_parquet({literal(f.path)}) "
+            f"where _source_row not in (select _row from {table})) to {literal(tmp)} "
+            "(format parquet)"
+        )
+        os.replace(tmp, f.path)
+        kept.append(RawFile(f.bucket, f.path, f.rows - drop))
+    return kept
+
+
+def register(con: duckdb.DuckDBPyConnection, kind: str, sha: str, files: list[RawFile]) -> None:
+    """List a landed file's raw files (inside the transaction of its ledger row)."""
+    if files:
+        con.executemany(
+            f"insert into {RAW_SCHEMA}.raw_files values (?, ?, ?, ?, ?)",
+            [[kind, sha, f.bucket, f.path, f.rows] for f in files],
+        )
+
+
+def paths_of(con: duckdb.DuckDBPyConnection, kind: str, shas_sql: str | None = None) -> list[str]:
+    """The raw files of a kind, optionally only of the landed files `shas_sql` selects."""
+    where = "" if shas_sql is None else f" and file_sha256 in ({shas_sql})"
+    return [
+        p
+        for (p,) in con.execute(
+            f"select path from {RAW_SCHEMA}.raw_files where kind = ?{where} order by path",
+            [kind],
+        ).fetchall()
+    ]
+
+
+def remove_files(paths: list[str]) -> None:
+    for p in paths:
+        Path(p).unlink(missing_ok=True)
+
+
+def files_on_disk(folder: Path) -> list[Path]:
+    """Every file under the layout's bucket folders (Parquet and half-written rewrites)."""
+    return sorted(p for p in folder.glob("*/bucket=*/*") if p.is_file())
+
+
+def remove_orphans(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
+    """Remove the files under the layout that raw.raw_files does not list; returns how many."""
+    listed = {p for (p,) in con.execute(f"select path from {RAW_SCHEMA}.raw_files").fetchall()}
+    orphans = [p for p in files_on_disk(folder) if str(p) not in listed]
+    for p in orphans:
+        p.unlink(missing_ok=True)
+    return len(orphans)
+
+
+def _migrate_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """Raw rows a previous release kept in DuckDB tables, written once into the layout (one
+    pass per landed file, so every file is named by its landed file); the table is dropped in
+    the transaction that lists the files. A killed migration starts again cleanly."""
+    for name, kind in FILE_KINDS.items():
+        if not raw_kind_is_table(con, name):
+            continue
+        present = {
+            c
+            for (c,) in con.execute(
+                "select column_name from duckdb_columns() where database_name = "
+                "current_database() and schema_name = ? and table_name = ?",
+                [RAW_SCHEMA, name],
+            ).fetchall()
+        }
+        select = ", ".join(
+            ident(n) if n in present else f"null as {ident(n)}" for n, _ in raw_columns(kind)
+        )
+        shas = [
+            s
+            for (s,) in con.execute(
+                f"select distinct _file_sha256 from {RAW_SCHEMA}.{name} order by 1"
+            ).fetchall()
+        ]
+        written: list[RawFile] = []
+        con.begin()
+        try:
+            for sha in shas:
+                rows = (
+                    f"(select {select} from {RAW_SCHEMA}.{name} "
+                    f"where _file_sha256 = {literal(sha)})"
+                )
+                files = write_rows(con, kind, rows, sha, folder)
+                written += files
+                register(con, name, sha, files)
+            con.execute(f"drop table {RAW_SCHEMA}.{name}")
+            refresh_raw_views(con, [name])
+            con.commit()
+        except BaseException:
+            con.rollback()
+            remove_files([f.path for f in written])
+            raise
+        log.warning(
+            "raw.%s moved from a DuckDB table into %d Parquet file(s) under %s",
+            name,
+            len(written),
+            folder,
+        )
+
+
+def rows_of(kind: FileKind, files: list[RawFile]) -> str:
+    """SQL of the rows of `files` (typed as raw.<kind>)."""
+    return raw_relation(kind, [f.path for f in files])
