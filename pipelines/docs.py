@@ -53,6 +53,9 @@ What a plan's data team delivers into the landing folder each night. Generated f
   from an integer. Any other type (a date as int64, a member id as an integer or a struct)
   rejects the file, naming the column and both types.
 - Unknown extra columns are kept in the raw layer (`_extra`) and ignored downstream.
+- Loaded rows are written once, when their file loads, into the raw layer: Parquet files
+  `<raw folder>/<kind>/bucket=NN/<file_sha256>_<i>.parquet` (NN = `hash(member_id) % 16`),
+  never modified; `raw.<kind>` is a view over the files `raw.raw_files` lists.
 - A missing required column rejects the whole file with an error naming the file and column.
   A bad value sends the row to `raw.quarantine` with the file, row, column, value and reason.
 - The same file (same bytes) landed twice loads once: the load ledger is keyed by content hash.
@@ -180,7 +183,8 @@ def render_data_dictionary() -> str:
         "not edit by hand. In the warehouse, `describe marts.fct_candidates` or ",
         "`select table_name, column_name, comment from duckdb_columns()` show the same text. ",
         "Analysts: query `marts.*` and `publish.*` (stable names and columns); `history.*` ",
-        "keeps what each as-of date published; `raw.*` holds the landed rows and the ingest's ",
+        "keeps what each as-of date published; `raw.*` holds the landed rows (views over the ",
+        "raw layer's Parquet files) and the ingest's ",
         "accounting. Measures and tiers are defined in [method.md](method.md); raw landing ",
         "columns follow [contract.md](contract.md). `intermediate.*` and `staging.*` are the ",
         "rules' working tables, listed last.\n",

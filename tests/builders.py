@@ -30,7 +30,7 @@ from pipelines.contract import (
 )
 from pipelines.ingest.raw_layer import open_raw_layer, register, remove_orphans, write_rows
 from pipelines.rules.models import build_models
-from pipelines.warehouse import raw_columns, refresh_raw_views
+from pipelines.warehouse import create_raw_schema, raw_columns, refresh_raw_views
 
 AS_OF = date(2026, 6, 30)
 ADULT_BIRTH = date(1980, 1, 15)
@@ -231,8 +231,12 @@ def write_raw_rows(
     the ingest writes them. The raw folder defaults to raw/ beside a file warehouse, a
     temporary folder for :memory:."""
     if raw_dir is None and _is_in_memory(con):
-        raw_dir = Path(tempfile.mkdtemp(prefix="ecm_test_raw_"))
-        atexit.register(shutil.rmtree, raw_dir, ignore_errors=True)
+        create_raw_schema(con)
+        recorded = con.execute("select min(raw_dir) from raw.raw_layout").fetchone()[0]
+        if recorded is None:
+            recorded = tempfile.mkdtemp(prefix="ecm_test_raw_")
+            atexit.register(shutil.rmtree, recorded, ignore_errors=True)
+        raw_dir = Path(recorded)
     folder = open_raw_layer(con, raw_dir)
     present = {row[0] for row in con.execute(f"describe select * from {rows}").fetchall()}
     select = ", ".join(
