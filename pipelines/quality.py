@@ -1,5 +1,5 @@
 """Great Expectations 1.x suites (expectations/*.json): over a pandas DataFrame, or over a
-whole DuckDB table with the figures computed in SQL.
+DuckDB table with the figures computed in SQL.
 
 Why this shape:
 - dagster-ge pins GX below 1.0, so GX 1.x is called directly with an ephemeral context: no
@@ -10,13 +10,17 @@ Why this shape:
   with Timestamps.
 - Pandas validation costs about a second per million rows per date-range expectation, and a
   40-million-row frame does not fit the memory budget, while a sample misses the one bad row
-  (a 200k-row sample passed a bad row in a 20,000-member file 5 runs of 5). So the raw layer
-  is validated by `validate_table`: each expectation of the suite becomes one SQL predicate,
-  all are counted in one streaming pass over every row (bounded memory), and a failing one
-  fetches example rows as (file, row number). It supports the expectation types the raw
-  suites use, with GX's semantics (nulls skipped by the column-map expectations, `mostly`,
-  `ignore_row_if`); tests check it agrees with GX on the same rows. An expectation type it
-  does not know is refused by name, never skipped.
+  (a 200k-row sample passed a bad row in a 20,000-member file 5 runs of 5). So the pipeline's
+  suites (raw layer and candidate list) run in DuckDB: each expectation of the suite becomes
+  one SQL predicate, all are counted in one streaming pass over every row (bounded memory),
+  and a failing one fetches example rows as (file, row number). It supports the expectation
+  types and row conditions the suites use, with GX's semantics (nulls skipped by the
+  column-map expectations, `mostly`, `ignore_row_if`, uniqueness marking every repeated
+  row); tests check it agrees with GX on the same rows. An expectation type it does not
+  know is refused by name, never skipped.
+- Row-level figures add up (`Figures`): counted per file, a table's are the sum of its
+  files', which lets the raw suites validate a landed file once (pipelines/ingest/quality.py).
+  Whole-table ones (uniqueness) are counted over all the rows together.
 - Results carry counts and (file, row) pairs only, never values (they could be member ids).
 """
 

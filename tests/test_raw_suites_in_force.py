@@ -29,7 +29,9 @@ def _night(con: duckdb.DuckDBPyConnection, landing: Path, files: dict[str, list[
 
 
 def _lines(claim_id: str, n: int, **overrides: str) -> list[dict]:
-    return [claim(claim_id=claim_id, claim_line_number=str(i), **overrides) for i in range(1, n + 1)]
+    return [
+        claim(claim_id=claim_id, claim_line_number=str(i), **overrides) for i in range(1, n + 1)
+    ]
 
 
 def _span(member: str, start: str = "2020-01-01", birth: str = "1980-01-15") -> dict:
