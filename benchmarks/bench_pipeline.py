@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_pipeline.py --members 100000 1000000 --format both
     ECM_DUCKDB_MEMORY_LIMIT=4GB .venv/bin/python benchmarks/bench_pipeline.py --members 5000000
     .venv/bin/python benchmarks/bench_pipeline.py --members 100000 --steady-night
+    .venv/bin/python benchmarks/bench_pipeline.py --plan issue10   # every issue-10 figure
 
 For each (members, format) it generates 24 months of history (or reuses the folder from an
 earlier invocation), times DuckDB reading every landing file once (the floor no pipeline can
@@ -57,6 +58,21 @@ GOAL_MEMBERS, GOAL_TOTAL_S, GOAL_RSS_GIB, GOAL_CHECKS_SHARE, GOAL_SCALING = (
     0.20,
     1.1,
 )
+# Issue 10's goals: cold 1M within 14x the floor and 3 GiB, a steady night at 1M in 20 s, 5M
+# cold in 4 minutes and 4 GiB, B=4 buckets (multiprocess) within 1.3x of the single run.
+GOAL10_FLOOR_X, GOAL10_RSS_1M, GOAL10_STEADY_S = 14.0, 3.0, 20.0
+GOAL10_5M_S, GOAL10_RSS_5M, GOAL10_BUCKETS_X = 240.0, 4.0, 1.3
+# `--plan issue10`: every configuration issue 10 asks for, from one invocation. Each entry is
+# (members, format, settings, steady night after it).
+PLANS: dict[str, list[tuple[int, str, dict[str, Any], bool]]] = {
+    "issue10": [
+        (100_000, "parquet", {}, False),
+        (1_000_000, "parquet", {}, True),
+        (1_000_000, "parquet", {"buckets": 4, "executor": "multiprocess"}, False),
+        (1_000_000, "csv", {}, False),
+        (5_000_000, "parquet", {}, False),
+    ],
+}
 # Asset group -> benchmark stage; asset checks are their own stage ("checks").
 STAGE_OF_GROUP = {
     "ingest": "ingest",
@@ -148,6 +164,12 @@ def child_main(spec_path: str) -> int:
                     "rows": (
                         int(mat.metadata[ROW_COUNT].value) if ROW_COUNT in mat.metadata else None
                     ),
+                    # A bucket step's raw input (claim lines it read): 1/B of the total.
+                    "input_lines": (
+                        int(mat.metadata["input_lines"].value)
+                        if "input_lines" in mat.metadata
+                        else None
+                    ),
                 }
             )
 
@@ -203,7 +225,8 @@ class Run:
     run_s: float | None = None
     peak_rss_gib: float = 0.0
     peak_spill_bytes: int = 0
-    warehouse_bytes: int = 0
+    warehouse_bytes: int = 0  # the analysts' file publication wrote
+    raw_bytes: int = 0  # the raw layer's Parquet files (warehouse/raw/), if any
     stages: dict[str, float] = field(default_factory=dict)
     steps: list[dict[str, Any]] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)
@@ -460,6 +483,7 @@ def run_pipeline(
         run.stages["startup"] = run.total_s - in_steps
     if warehouse.exists():
         run.warehouse_bytes = warehouse.stat().st_size
+    run.raw_bytes = _tree_bytes(warehouse.parent / "raw")
     if not run.success:
         print(f"run FAILED; last lines of {log}:\n{_tail(log)}", file=sys.stderr)
 
@@ -516,6 +540,8 @@ def print_run(run: Run) -> None:
             row(s["step"] + ("" if s["ok"] else "  (FAILED)"), s["seconds"], indent=2)
             for m in (m for m in run.models if m["step"] == s["step"]):
                 rows = "" if m["rows"] is None else f" ({m['rows']:,} rows)"
+                if m.get("input_lines") is not None:
+                    rows += f" (read {m['input_lines']:,} claim lines)"
                 row(m["model"] + rows, m["seconds"], indent=4)
     for key, label in OVERHEAD.items():
         if key in run.stages:
@@ -528,7 +554,7 @@ def print_run(run: Run) -> None:
     print(
         f"  peak RSS {run.peak_rss_gib:.2f} GiB | {run.lines_per_s:,.0f} claim lines/s | "
         f"checks {run.checks_share:.1%} of total | peak spill {_size(run.peak_spill_bytes)} | "
-        f"warehouse {_size(run.warehouse_bytes)}"
+        f"analysts' warehouse {_size(run.warehouse_bytes)} | raw layer {_size(run.raw_bytes)}"
     )
     cores = run.cpu_s / run.total_s if run.total_s else 0.0
     print(
@@ -547,25 +573,44 @@ def print_run(run: Run) -> None:
 
 
 def goals(runs: list[Run]) -> dict[str, Any]:
-    """Issue 5's goals for whatever this invocation measured (None: not measured here)."""
+    """Issue 5's and issue 10's goals for whatever this invocation measured."""
     out: dict[str, Any] = {}
     for run in runs:
-        if run.scenario != "cold":
+        if run.scenario == "steady night":
             tag = f"{run.members}_{run.format}"
             out[f"steady_night_{tag}_corrections_applied"] = run.success
             if run.members == GOAL_MEMBERS:  # issue 10: a steady night at 1M in 20 s
-                out[f"steady_night_{tag}_le_20s"] = run.total_s <= 20.0
-    runs = [r for r in runs if r.scenario == "cold"]
+                out[f"steady_night_{tag}_s"] = round(run.total_s, 1)
+                out[f"steady_night_{tag}_le_20s"] = run.total_s <= GOAL10_STEADY_S
+    single = {(r.members, r.format): r for r in runs if r.scenario == "cold"}
     for run in runs:
+        if run.scenario.startswith("cold B="):
+            base = single.get((run.members, run.format))
+            if base and base.total_s and run.success:
+                ratio = run.total_s / base.total_s
+                tag = f"{run.scenario.split()[1]}_{run.members}_{run.format}"
+                out[f"buckets_{tag}_over_single"] = round(ratio, 2)
+                out[f"buckets_{tag}_le_1.3x"] = ratio <= GOAL10_BUCKETS_X
+            inputs = [m["input_lines"] for m in run.models if m.get("input_lines") is not None]
+            if inputs and run.claim_lines:
+                out[f"buckets_{run.members}_input_share_max"] = round(
+                    max(inputs) / run.claim_lines, 3
+                )
+    for run in single.values():
         tag = f"{run.members}_{run.format}"
         out[f"checks_share_le_20pct_{tag}"] = run.checks_share <= GOAL_CHECKS_SHARE
         if run.members == GOAL_MEMBERS and run.format == "parquet":
             out["1M_parquet_total_le_180s"] = run.total_s <= GOAL_TOTAL_S
             out["1M_parquet_peak_rss_le_6GiB"] = run.peak_rss_gib <= GOAL_RSS_GIB
+            out["1M_parquet_x_floor"] = round(run.ratio_to_floor, 1)
+            out["1M_parquet_le_14x_floor"] = run.ratio_to_floor <= GOAL10_FLOOR_X
+            out["1M_parquet_peak_rss_le_3GiB"] = run.peak_rss_gib <= GOAL10_RSS_1M
         if run.members >= 5 * GOAL_MEMBERS:
             out[f"{tag}_completes"] = run.success
-    for fmt in {r.format for r in runs}:
-        by_members = {r.members: r for r in runs if r.format == fmt and r.success}
+            out[f"{tag}_le_4min"] = run.success and run.total_s <= GOAL10_5M_S
+            out[f"{tag}_peak_rss_le_4GiB"] = run.peak_rss_gib <= GOAL10_RSS_5M
+    for fmt in {r.format for r in single.values()}:
+        by_members = {m: r for (m, f), r in single.items() if f == fmt and r.success}
         for small, big in ((100_000, 1_000_000),):
             if small in by_members and big in by_members:
                 ratio = by_members[big].total_s / by_members[small].total_s
@@ -606,12 +651,12 @@ def print_side_by_side(cold: Run, steady: Run) -> None:
 
 def print_summary(runs: list[Run], checked: dict[str, Any]) -> None:
     print()
-    head = f"  {'members':>10} {'format':<8} {'scenario':<13} {'lines':>12}"
+    head = f"  {'members':>10} {'format':<8} {'scenario':<16} {'lines':>12}"
     head += f" {'total s':>8} {'floor s':>8}"
     print(head + f" {'x floor':>8} {'lines/s':>10} {'RSS GiB':>8} {'checks':>7} status")
     for r in runs:
         print(
-            f"  {r.members:>10,} {r.format:<8} {r.scenario:<13} {r.claim_lines:>12,} "
+            f"  {r.members:>10,} {r.format:<8} {r.scenario:<16} {r.claim_lines:>12,} "
             f"{r.total_s:>8.1f} "
             f"{r.floor_s:>8.2f} {r.ratio_to_floor:>8.1f} {r.lines_per_s:>10,.0f} "
             f"{r.peak_rss_gib:>8.2f} {r.checks_share:>7.1%} {'ok' if r.success else 'FAILED'}"
@@ -685,6 +730,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", help="sets ECM_DUCKDB_MEMORY_LIMIT for the run")
     parser.add_argument("--threads", type=int, help="sets ECM_DUCKDB_THREADS for the run")
     parser.add_argument(
+        "--plan",
+        choices=sorted(PLANS),
+        help="run a named set of configurations instead of --members/--format "
+        "(issue10: cold 100k, 1M + steady night, 1M with 4 buckets, 1M CSV, 5M)",
+    )
+    parser.add_argument(
         "--setting",
         action="append",
         default=[],
@@ -708,21 +759,31 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         extra[key] = int(value) if value.isdigit() else value
 
+    plan = (
+        PLANS[args.plan]
+        if args.plan
+        else [
+            (members, fmt, extra, args.steady_night) for members in args.members for fmt in formats
+        ]
+    )
     runs: list[Run] = []
-    for members in args.members:
-        for fmt in formats:
-            run = Run(members=members, format=fmt, seed=args.seed, settings=extra)
-            landing = ensure_landing(args.data_dir, run, args.fresh)
-            read_floor(landing, run)
-            work = work_root / f"m{members}_{fmt}"
-            print(f"running the nightly job on {landing} ...", flush=True)
-            run_pipeline(landing, work, run, extra)
-            print_run(run)
-            runs.append(run)
-            if args.steady_night and run.success:
-                runs.append(steady_night(landing, work, run, extra))
-            if not args.keep:
-                shutil.rmtree(work, ignore_errors=True)
+    for members, fmt, settings, steady in plan:
+        settings = {**extra, **settings}
+        run = Run(members=members, format=fmt, seed=args.seed, settings=settings)
+        if settings.get("buckets", 1) > 1:
+            run.scenario = f"cold B={settings['buckets']}"
+        landing = ensure_landing(args.data_dir, run, args.fresh)
+        read_floor(landing, run)
+        suffix = "" if run.scenario == "cold" else "_" + run.scenario.split()[1]
+        work = work_root / f"m{members}_{fmt}{suffix}"
+        print(f"running the nightly job on {landing} ...", flush=True)
+        run_pipeline(landing, work, run, settings)
+        print_run(run)
+        runs.append(run)
+        if steady and run.success:
+            runs.append(steady_night(landing, work, run, settings))
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
     checked = goals(runs)
     print_summary(runs, checked)

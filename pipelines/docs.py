@@ -21,6 +21,7 @@ from pipelines.contract import (
 )
 from pipelines.descriptions import apply_descriptions
 from pipelines.gates import NIGHT_GATES_DDL
+from pipelines.ingest.quality import SUITE_RESULTS_DDL
 from pipelines.paths import ROOT, SQL_DIR
 from pipelines.publish import build_publication_tables
 from pipelines.published_files import replace_readme_table
@@ -160,6 +161,7 @@ def documented_warehouse() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     create_raw_schema(con)
     con.execute(NIGHT_GATES_DDL)
+    con.execute(SUITE_RESULTS_DDL)
     as_of = dt.date(2026, 1, 1)
     build_models(con, as_of, load_rules())
     build_publication_tables(con, as_of)

@@ -1,5 +1,5 @@
 """Great Expectations 1.x suites (expectations/*.json): over a pandas DataFrame, or over a
-whole DuckDB table with the figures computed in SQL.
+DuckDB table with the figures computed in SQL.
 
 Why this shape:
 - dagster-ge pins GX below 1.0, so GX 1.x is called directly with an ephemeral context: no
@@ -10,21 +10,26 @@ Why this shape:
   with Timestamps.
 - Pandas validation costs about a second per million rows per date-range expectation, and a
   40-million-row frame does not fit the memory budget, while a sample misses the one bad row
-  (a 200k-row sample passed a bad row in a 20,000-member file 5 runs of 5). So the raw layer
-  is validated by `validate_table`: each expectation of the suite becomes one SQL predicate,
-  all are counted in one streaming pass over every row (bounded memory), and a failing one
-  fetches example rows as (file, row number). It supports the expectation types the raw
-  suites use, with GX's semantics (nulls skipped by the column-map expectations, `mostly`,
-  `ignore_row_if`); tests check it agrees with GX on the same rows. An expectation type it
-  does not know is refused by name, never skipped.
+  (a 200k-row sample passed a bad row in a 20,000-member file 5 runs of 5). So the pipeline's
+  suites (raw layer and candidate list) run in DuckDB: each expectation of the suite becomes
+  one SQL predicate, all are counted in one streaming pass over every row (bounded memory),
+  and a failing one fetches example rows as (file, row number). It supports the expectation
+  types and row conditions the suites use, with GX's semantics (nulls skipped by the
+  column-map expectations, `mostly`, `ignore_row_if`, uniqueness marking every repeated
+  row); tests check it agrees with GX on the same rows. An expectation type it does not
+  know is refused by name, never skipped.
+- Row-level figures add up (`Figures`): counted per file, a table's are the sum of its
+  files', which lets the raw suites validate a landed file once (pipelines/ingest/quality.py).
+  Whole-table ones (uniqueness) are counted over all the rows together.
 - Results carry counts and (file, row) pairs only, never values (they could be member ids).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,11 +152,13 @@ def validate(
         rows=len(dataframe),
         outcomes=tuple(outcomes),
     )
-    _write(summary, result_dir, result_name)
+    write_summary(summary, result_dir, result_name)
     return summary
 
 
-def _write(summary: ValidationSummary, result_dir: Path | None, result_name: str | None) -> None:
+def write_summary(
+    summary: ValidationSummary, result_dir: Path | None, result_name: str | None
+) -> None:
     if result_dir is not None:
         result_dir.mkdir(parents=True, exist_ok=True)
         path = result_dir / f"{result_name or summary.suite}.json"
@@ -162,12 +169,29 @@ def _write(summary: ValidationSummary, result_dir: Path | None, result_name: str
 EXAMPLE_ROWS = 5
 # Lineage columns that locate a row in its landing file (pipelines/warehouse.py).
 _FILE_COLUMN, _ROW_COLUMN = "_source_file", "_source_row"
+# The rows a suite judges: every query of `count_by` starts from this CTE, and a whole-table
+# expectation (uniqueness) reads it again in a subquery.
+_JUDGED = "judged"
+# GX 1.x structured row conditions (type "comparison") in SQL. pandas keeps a missing value
+# for `!=` (NaN != x is true), so SQL's counterpart is `is distinct from`.
+_CONDITION_OPERATORS = {
+    "==": "=",
+    "!=": "is distinct from",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+}
+
+Example = tuple[str, int]
 
 
 @dataclass(frozen=True)
 class _Compiled:
     """One expectation as SQL: `unexpected` marks a failing row, `domain` the rows it judges
-    (GX's denominator for `mostly`); `exists` is set for expect_column_to_exist instead."""
+    (GX's denominator for `mostly`); `exists` is set for expect_column_to_exist instead.
+    A `whole_table` one (uniqueness) judges rows together: a table's figure is not the sum
+    of its files'."""
 
     expectation: str
     column: str | None
@@ -175,6 +199,78 @@ class _Compiled:
     domain: str = "true"
     mostly: float = 1.0
     exists: bool | None = None
+    whole_table: bool = False
+
+
+@dataclass(frozen=True)
+class CompiledSuite:
+    """A suite compiled against one table. `key` changes when the suite file or the table's
+    columns and types change: a result kept under it holds until then."""
+
+    name: str
+    table: str
+    expectations: tuple[_Compiled, ...]
+    locatable: bool
+    key: str
+
+    def counted(self, whole_table: bool) -> list[int]:
+        """Indexes of the counted expectations that are (or are not) whole-table ones."""
+        return [
+            i
+            for i, c in enumerate(self.expectations)
+            if c.unexpected is not None and c.whole_table == whole_table
+        ]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A suite's counts over some rows (one file, or a table): per expectation the unexpected
+    and the judged rows, and up to EXAMPLE_ROWS failing (file, row) pairs; None where not
+    counted (a column's existence; a whole-table expectation counted apart). Row-level
+    figures add up: a table's are the sum of its files'."""
+
+    rows: int
+    counts: tuple[tuple[int, int] | None, ...]
+    examples: tuple[tuple[Example, ...], ...]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"rows": self.rows, "counts": self.counts, "examples": self.examples},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Figures:
+        raw = json.loads(text)
+        return cls(
+            rows=raw["rows"],
+            counts=tuple(tuple(c) if c is not None else None for c in raw["counts"]),
+            examples=tuple(tuple((f, r) for f, r in e) for e in raw["examples"]),
+        )
+
+
+def empty_figures(suite: CompiledSuite, counted: list[int]) -> Figures:
+    """The figures of no rows (a file whose every row was quarantined)."""
+    n = len(suite.expectations)
+    return Figures(0, tuple((0, 0) if i in counted else None for i in range(n)), ((),) * n)
+
+
+def add_figures(parts: list[Figures], size: int) -> Figures:
+    """The figures of the parts' rows together: counts summed (None + x = x), examples
+    merged in (file, row) order."""
+
+    def added(i: int) -> tuple[int, int] | None:
+        present = [p.counts[i] for p in parts if p.counts[i] is not None]
+        return (sum(u for u, _ in present), sum(d for _, d in present)) if present else None
+
+    return Figures(
+        rows=sum(p.rows for p in parts),
+        counts=tuple(added(i) for i in range(size)),
+        examples=tuple(
+            tuple(sorted({e for p in parts for e in p.examples[i]})[:EXAMPLE_ROWS])
+            for i in range(size)
+        ),
+    )
 
 
 def _sql_literal(value: object, sql_type: str) -> str:
@@ -186,19 +282,64 @@ def _sql_literal(value: object, sql_type: str) -> str:
     return f"cast({text} as {sql_type})"
 
 
+def _row_condition(kwargs: dict, types: dict[str, str], suite: str) -> str:
+    """A GX 1.x row condition as a SQL predicate: the expectation judges only those rows."""
+    condition = kwargs.get("row_condition")
+    if condition is None:
+        return "true"
+    if (
+        not isinstance(condition, dict)
+        or condition.get("type") != "comparison"
+        or condition.get("operator") not in _CONDITION_OPERATORS
+        or condition.get("column", {}).get("name") not in types
+    ):
+        raise ValueError(
+            f"suite {suite}: row_condition {condition!r} cannot be evaluated in DuckDB; "
+            f"use a comparison ({', '.join(_CONDITION_OPERATORS)}) on a column of the table"
+        )
+    name = condition["column"]["name"]
+    value = _sql_literal(condition["parameter"], types[name])
+    return f'"{name}" {_CONDITION_OPERATORS[condition["operator"]]} {value}'
+
+
 def _compile(kind: str, kwargs: dict, types: dict[str, str], suite: str) -> _Compiled:
     """The SQL of one expectation, with GX's semantics for the cases the suites use."""
     column = kwargs.get("column") or kwargs.get("column_A")
-    mostly = float(kwargs.get("mostly", 1.0))
     if kind == "expect_column_to_exist":
         return _Compiled(kind, column, exists=column in types)
     missing = [c for c in (column, kwargs.get("column_B")) if c and c not in types]
     if missing:
         return _Compiled(kind, column, exists=False)
+    compiled = _compile_counted(kind, kwargs, types, suite)
+    where = _row_condition(kwargs, types, suite)
+    if where == "true":
+        return compiled
+    return replace(
+        compiled,
+        unexpected=f"({where}) and ({compiled.unexpected})",
+        domain=where if compiled.domain == "true" else f"({where}) and ({compiled.domain})",
+    )
+
+
+def _compile_counted(kind: str, kwargs: dict, types: dict[str, str], suite: str) -> _Compiled:
+    column = kwargs.get("column") or kwargs.get("column_A")
+    mostly = float(kwargs.get("mostly", 1.0))
     q = f'"{column}"'
     not_null = f"{q} is not null"
     if kind == "expect_column_values_to_not_be_null":
         return _Compiled(kind, column, f"{q} is null", "true", mostly)
+    if kind == "expect_column_values_to_be_null":
+        return _Compiled(kind, column, not_null, "true", mostly)
+    if kind == "expect_column_values_to_be_unique":
+        # GX marks every row of a repeated value (nulls skipped), among the rows the row
+        # condition keeps.
+        repeated = (
+            f"select {q} from {_JUDGED} where {_row_condition(kwargs, types, suite)} "
+            f"group by {q} having count(*) > 1"
+        )
+        return _Compiled(
+            kind, column, f"{not_null} and {q} in ({repeated})", not_null, mostly, whole_table=True
+        )
     if kind == "expect_column_values_to_be_in_set":
         values = ", ".join(_sql_literal(v, types[column]) for v in kwargs["value_set"])
         return _Compiled(kind, column, f"{not_null} and {q} not in ({values})", not_null, mostly)
@@ -238,12 +379,134 @@ def _compile(kind: str, kwargs: dict, types: dict[str, str], suite: str) -> _Com
     )
 
 
+def compile_suite(
+    con: duckdb.DuckDBPyConnection,
+    suite_name: str,
+    table: str,
+    suite_dir: Path = EXPECTATIONS_DIR,
+) -> CompiledSuite:
+    """expectations/<suite_name>.json as SQL over `table`; an expectation type or row
+    condition it cannot evaluate is refused by name, never skipped."""
+    text = (suite_dir / f"{suite_name}.json").read_bytes()
+    raw = json.loads(text)
+    types = {row[0]: row[1] for row in con.execute(f"describe select * from {table}").fetchall()}
+    key = hashlib.sha256(text + json.dumps(sorted(types.items())).encode()).hexdigest()
+    return CompiledSuite(
+        name=suite_name,
+        table=table,
+        expectations=tuple(
+            _compile(e["type"], e.get("kwargs", {}), types, suite_name) for e in raw["expectations"]
+        ),
+        locatable=_FILE_COLUMN in types and _ROW_COLUMN in types,
+        key=key,
+    )
+
+
 def _aggregate(expression: str) -> str:
     if expression == "true":
         return "count(*)"
     if (m := re.fullmatch(r'("[^"]+") is not null', expression)) is not None:
         return f"count({m.group(1)})"
     return f"sum(({expression})::int)"
+
+
+def count_by(
+    con: duckdb.DuckDBPyConnection,
+    suite: CompiledSuite,
+    *,
+    where: str = "true",
+    by: str | None = None,
+    counted: list[int] | None = None,
+) -> dict[object, Figures]:
+    """The figures of the rows of suite.table matching `where`, in one streaming pass: one
+    Figures per value of the column `by` (e.g. per file), or one (key None) for all the rows.
+    `counted` picks the expectations (default: every counted one); whole-table ones cannot be
+    counted per group."""
+    if counted is None:
+        counted = suite.counted(False) + suite.counted(True)
+    if by is not None and any(suite.expectations[i].whole_table for i in counted):
+        raise ValueError(f"suite {suite.name}: a whole-table expectation is not counted per {by}")
+    # One aggregate per distinct expression (many expectations share a domain, e.g. a
+    # column's non-null rows); sum(cast) is about twice as fast as count(*) filter in DuckDB.
+    aggregates: dict[str, int] = {"count(*)": 0}
+    for i in counted:
+        c = suite.expectations[i]
+        for expression in (c.unexpected, c.domain):
+            aggregates.setdefault(_aggregate(expression), len(aggregates))
+    judged = f"with {_JUDGED} as (select * from {suite.table} where {where}) "
+    group = by or "null"
+    rows = con.execute(
+        f"{judged} select {group}, {', '.join(aggregates)} from {_JUDGED} group by all"
+        if by
+        else f"{judged} select null, {', '.join(aggregates)} from {_JUDGED}"
+    ).fetchall()
+    unexpected_in: dict[int, bool] = {}
+    counts: dict[object, list[tuple[int, int] | None]] = {}
+    for row in rows:
+        key, figures = row[0], row[1:]
+
+        def figure(expression: str, figures: tuple = figures) -> int:
+            return int(figures[aggregates[_aggregate(expression)]] or 0)
+
+        counts[key] = [None] * len(suite.expectations)
+        for i in counted:
+            c = suite.expectations[i]
+            counts[key][i] = (figure(c.unexpected), figure(c.domain))
+            unexpected_in[i] = unexpected_in.get(i, False) or counts[key][i][0] > 0
+    examples: dict[object, list[tuple[Example, ...]]] = {
+        key: [()] * len(suite.expectations) for key in counts
+    }
+    for i in [i for i in counted if unexpected_in[i] and suite.locatable]:
+        found = con.execute(
+            f"{judged} select g, f, r from ("
+            f"select {group} as g, {_FILE_COLUMN} as f, {_ROW_COLUMN} as r, row_number() "
+            f"over (partition by {group} order by {_FILE_COLUMN}, {_ROW_COLUMN}) as n "
+            f"from {_JUDGED} where {suite.expectations[i].unexpected}) "
+            f"where n <= {EXAMPLE_ROWS} order by g, f, r"
+        ).fetchall()
+        for key, file, row in found:
+            examples[key][i] = (*examples[key][i], (file, row))
+    return {
+        key: Figures(rows[n][1], tuple(counts[key]), tuple(examples[key]))
+        for n, key in enumerate(counts)
+    }
+
+
+def summarize(suite: CompiledSuite, figures: Figures) -> ValidationSummary:
+    """The suite's verdict on rows with these figures (every counted expectation counted)."""
+    outcomes = []
+    for c, counted, examples in zip(
+        suite.expectations, figures.counts, figures.examples, strict=True
+    ):
+        if c.unexpected is None:
+            error = None if c.exists else f"column {c.column} not in {suite.table}"
+            outcomes.append(
+                ExpectationOutcome(
+                    c.expectation, c.column, bool(c.exists), None, error, figures.rows
+                )
+            )
+            continue
+        if counted is None:
+            raise ValueError(f"suite {suite.name}: {c.expectation}({c.column}) was not counted")
+        unexpected, domain = counted
+        success = unexpected <= (1.0 - c.mostly) * domain
+        outcomes.append(
+            ExpectationOutcome(
+                c.expectation,
+                c.column,
+                success,
+                unexpected,
+                None,
+                figures.rows,
+                () if success else examples,
+            )
+        )
+    return ValidationSummary(
+        suite=suite.name,
+        success=all(o.success for o in outcomes),
+        rows=figures.rows,
+        outcomes=tuple(outcomes),
+    )
 
 
 def validate_table(
@@ -258,58 +521,8 @@ def validate_table(
 ) -> ValidationSummary:
     """The suite over every row of `table` (optionally only rows matching `where`), computed
     in DuckDB in one pass; failing expectations name example rows as (file, row number)."""
-    raw = json.loads((suite_dir / f"{suite_name}.json").read_text())
-    types = {row[0]: row[1] for row in con.execute(f"describe select * from {table}").fetchall()}
-    compiled = [
-        _compile(e["type"], e.get("kwargs", {}), types, suite_name) for e in raw["expectations"]
-    ]
-    counted = [c for c in compiled if c.unexpected is not None]
-    # One aggregate per distinct expression (many expectations share a domain, e.g. a
-    # column's non-null rows); sum(cast) is about twice as fast as count(*) filter in DuckDB.
-    aggregates: dict[str, int] = {"count(*)": 0}
-    for c in counted:
-        for expression in (c.unexpected, c.domain):
-            aggregates.setdefault(_aggregate(expression), len(aggregates))
-    figures = con.execute(f"select {', '.join(aggregates)} from {table} where {where}").fetchone()
-
-    def figure(expression: str) -> int:
-        return int(figures[aggregates[_aggregate(expression)]] or 0)
-
-    rows = figures[0]
-    locatable = _FILE_COLUMN in types and _ROW_COLUMN in types
-    outcomes = []
-    for c in compiled:
-        if c.unexpected is None:
-            outcomes.append(
-                ExpectationOutcome(
-                    c.expectation,
-                    c.column,
-                    bool(c.exists),
-                    None,
-                    None if c.exists else f"column {c.column} not in {table}",
-                    rows,
-                )
-            )
-            continue
-        unexpected, domain = figure(c.unexpected), figure(c.domain)
-        success = unexpected <= (1.0 - c.mostly) * domain
-        examples: tuple[tuple[str, int], ...] = ()
-        if not success and locatable:
-            examples = tuple(
-                con.execute(
-                    f"select {_FILE_COLUMN}, {_ROW_COLUMN} from {table} "
-                    f"where ({where}) and ({c.unexpected}) "
-                    f"order by {_FILE_COLUMN}, {_ROW_COLUMN} limit {EXAMPLE_ROWS}"
-                ).fetchall()
-            )
-        outcomes.append(
-            ExpectationOutcome(c.expectation, c.column, success, unexpected, None, rows, examples)
-        )
-    summary = ValidationSummary(
-        suite=suite_name,
-        success=all(o.success for o in outcomes),
-        rows=rows,
-        outcomes=tuple(outcomes),
-    )
-    _write(summary, result_dir, result_name)
+    suite = compile_suite(con, suite_name, table, suite_dir)
+    [figures] = count_by(con, suite, where=where).values()
+    summary = summarize(suite, figures)
+    write_summary(summary, result_dir, result_name)
     return summary

@@ -269,7 +269,7 @@ def test_a_failing_suite_names_expectation_figure_and_rows_last(tmp_path, capfd,
         "  failed check raw_landing:raw_eligibility_suite:",
         "    suite raw_eligibility: expect_column_values_to_be_in_set(county): 2 of 6 rows "
         "unexpected; e.g. eligibility_1.csv row 2, eligibility_1.csv row 5",
-        "    Correct these rows in the eligibility file and redeliver it.",
+        "    Correct these rows in the eligibility file (eligibility_1.csv) and redeliver it.",
     ]
 
 

@@ -158,3 +158,103 @@ def test_an_expectation_the_sql_cannot_evaluate_is_refused_by_name(tmp_path):
         create_raw_schema(con)
         with pytest.raises(ValueError, match="expect_column_mean_to_be_between cannot be"):
             quality_of_table(con, ELIGIBILITY, suites)
+
+
+def _candidates_with_every_kind_of_problem(con: duckdb.DuckDBPyConnection) -> None:
+    """The list suite's columns; each row after the first two breaks one expectation."""
+    counts = ", ".join(
+        f"{m}_{p} {t}"
+        for m, t in (
+            ("ed_visits", "integer"),
+            ("avoidable_ed_visits", "decimal(18,3)"),
+            ("unplanned_hospital_stays", "integer"),
+            ("unplanned_snf_stays", "integer"),
+        )
+        for p in ("6m", "12m")
+    )
+    con.execute(
+        f"""
+        create table pub (
+            as_of date, member_id varchar, tier varchar, reason varchar,
+            monitoring_reason varchar, age_group varchar, change_status varchar,
+            previous_tier varchar, score decimal(18,3), {counts},
+            best_window_ed_visits decimal(18,3), best_window_stays integer,
+            best_window_ed_start date, best_window_ed_end date,
+            best_window_stays_start date, best_window_stays_end date,
+            first_event_date date, last_event_date date
+        )
+        """
+    )
+    good = {
+        "as_of": "'2026-11-21'",
+        "member_id": "'M1'",
+        "tier": "'High'",
+        "reason": "'3 ED visits'",
+        "monitoring_reason": "null",
+        "age_group": "'adult'",
+        "change_status": "'new'",
+        "previous_tier": "null",
+        "score": "1.5",
+        **{
+            f"{m}_{p}": "1"
+            for m in ("ed_visits", "avoidable_ed_visits", "unplanned_hospital_stays")
+            for p in ("6m", "12m")
+        },
+        "unplanned_snf_stays_6m": "0",
+        "unplanned_snf_stays_12m": "0",
+        "best_window_ed_visits": "1",
+        "best_window_stays": "1",
+        "best_window_ed_start": "'2026-01-01'",
+        "best_window_ed_end": "'2026-06-30'",
+        "best_window_stays_start": "null",
+        "best_window_stays_end": "null",
+        "first_event_date": "'2026-01-05'",
+        "last_event_date": "'2026-05-05'",
+    }
+    variants = [
+        {},
+        {"member_id": "'M2'", "tier": "'Monitoring'", "monitoring_reason": "'declined'"},
+        {"member_id": "'M1'"},  # M1 twice
+        {"member_id": "'M4'", "tier": "'Monitoring'"},  # no monitoring reason
+        {"member_id": "'M5'", "monitoring_reason": "'unreachable'"},  # reason off Monitoring
+        {"member_id": "'M6'", "tier": "'Urgent'"},
+        {"member_id": "'M7'", "score": "-1"},
+        {"member_id": "'M8'", "ed_visits_6m": "2"},  # more in 6 months than in 12
+        {"member_id": "'M9'", "best_window_ed_end": "'2025-12-31'"},
+        {"member_id": "null", "reason": "null"},
+        # No tier: pandas keeps it for tier != 'Monitoring' (so must the SQL).
+        {"member_id": "'M11'", "tier": "null", "monitoring_reason": "'declined'"},
+    ]
+    for variant in variants:
+        row = good | variant
+        con.execute(f"insert into pub ({', '.join(row)}) values ({', '.join(row.values())})")
+
+
+def test_the_list_suite_in_sql_equals_great_expectations(tmp_path):
+    """pub_candidates.json with uniqueness and row conditions: the SQL counts what GX counts."""
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        _candidates_with_every_kind_of_problem(con)
+        sql = quality.validate_table(con, "pub_candidates", "pub")
+        frame = con.sql("select * from pub").to_arrow_table().to_pandas()
+    gx = quality.validate("pub_candidates", frame)
+
+    def figures(summary):
+        return [(o.expectation, o.column, o.success, o.unexpected_count) for o in summary.outcomes]
+
+    assert figures(sql) == figures(gx)
+    assert sql.rows == 11
+    assert sorted(sql.failed) == [
+        "expect_column_pair_values_a_to_be_greater_than_b(best_window_ed_end)",
+        "expect_column_pair_values_a_to_be_greater_than_b(ed_visits_12m)",
+        "expect_column_values_to_be_between(score)",
+        "expect_column_values_to_be_in_set(tier)",
+        "expect_column_values_to_be_null(monitoring_reason)",
+        "expect_column_values_to_be_unique(member_id)",
+        "expect_column_values_to_not_be_null(member_id)",
+        "expect_column_values_to_not_be_null(monitoring_reason)",
+        "expect_column_values_to_not_be_null(reason)",
+        "expect_column_values_to_not_be_null(tier)",
+    ]
+    by_label = {o.label: o.unexpected_count for o in sql.outcomes}
+    assert by_label["expect_column_values_to_be_unique(member_id)"] == 2
+    assert by_label["expect_column_values_to_be_null(monitoring_reason)"] == 2  # M5, M11

@@ -14,7 +14,7 @@ from pipelines.defs.resources import PipelineSettings
 from pipelines.gates import landing_gates as landing_gates_of
 from pipelines.gates import record_gates
 from pipelines.ingest import IngestSettings, ingest_landing, reconcile
-from pipelines.ingest.quality import quality_of_table, suite_name
+from pipelines.ingest.quality import quality_in_force, suite_name
 from pipelines.reference import load_reference_tables
 from pipelines.warehouse import NIGHT_ROW_COUNTS
 
@@ -94,8 +94,9 @@ def _raw_suite_check(kind: FileKind) -> dg.AssetChecksDefinition:
         asset=raw_landing,
         name=f"{suite_name(kind)}_suite",
         blocking=True,
-        description=f"GX suite expectations/{suite_name(kind)}.json over every row of "
-        f"raw.{kind.name}, computed in DuckDB (pipelines/quality.py).",
+        description=f"GX suite expectations/{suite_name(kind)}.json over every row of the "
+        f"{kind.name} files in force, computed in DuckDB (pipelines/quality.py); a file is "
+        "validated once per suite version (pipelines/ingest/quality.py).",
     )
     def _check(
         context: dg.AssetCheckExecutionContext,
@@ -104,17 +105,26 @@ def _raw_suite_check(kind: FileKind) -> dg.AssetChecksDefinition:
     ) -> dg.AssetCheckResult:
         results = settings.output / "validation" / context.partition_key / context.run.run_id
         with duckdb.get_connection() as con:
-            summary = quality_of_table(con, kind, settings.expectations, results)
+            verdict = quality_in_force(con, kind, settings.expectations, results)
+        summary = verdict.summary
         failures = summary.describe_failures()
+        files = f" ({', '.join(verdict.failing_files)})" if verdict.failing_files else ""
         return dg.AssetCheckResult(
             passed=summary.success,
             description="\n".join(
-                [*failures, f"Correct these rows in the {kind.name} file and redeliver it."]
+                [
+                    *failures,
+                    f"Correct these rows in the {kind.name} file{files} and redeliver it.",
+                ]
             )
             if failures
             else None,
             metadata={
-                "rows_validated": summary.rows,
+                "rows_in_force": summary.rows,
+                "files_in_force": verdict.files_in_force,
+                "rows_validated": verdict.rows_validated,
+                "files_validated": verdict.files_validated,
+                "failing_files": dg.MetadataValue.json(list(verdict.failing_files)),
                 "failed_expectations": dg.MetadataValue.json(failures),
                 "result": dg.MetadataValue.path(str(results / f"{summary.suite}.json")),
             },

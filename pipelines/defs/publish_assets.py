@@ -27,7 +27,7 @@ from pipelines.publish import (
     record_history,
     write_publication,
 )
-from pipelines.quality import validate
+from pipelines.quality import validate_table
 from pipelines.report import render_report
 from pipelines.warehouse import newest_publication, publish_warehouse
 
@@ -81,15 +81,21 @@ def _validation_dir(settings: PipelineSettings, context: dg.AssetCheckExecutionC
 def candidates_suite(
     context: dg.AssetCheckExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
-    """GX suite expectations/pub_candidates.json over tonight's candidate list."""
-    with duckdb.get_connection() as con:
-        frame = con.execute("select * from publish.pub_candidates").df()
+    """GX suite expectations/pub_candidates.json over tonight's candidate list, computed in
+    DuckDB (pipelines/quality.py; the same figures as GX's pandas run, without the frame)."""
     result_dir = _validation_dir(settings, context)
-    summary = validate(
-        "pub_candidates", frame, suite_dir=settings.expectations, result_dir=result_dir
-    )
+    with duckdb.get_connection() as con:
+        summary = validate_table(
+            con,
+            "pub_candidates",
+            "publish.pub_candidates",
+            suite_dir=settings.expectations,
+            result_dir=result_dir,
+        )
+    failures = summary.describe_failures()
     return dg.AssetCheckResult(
         passed=summary.success,
+        description="\n".join(failures) if failures else None,
         metadata={
             "rows": summary.rows,
             "failed_expectations": dg.MetadataValue.json(summary.failed),

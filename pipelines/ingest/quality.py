@@ -1,12 +1,18 @@
 """The raw-layer quality suites (expectations/raw_<kind>.json) over every loaded row.
 
-Both run in DuckDB over the whole table (pipelines/quality.py `validate_table` says why not a
-sample): `quality_of_table` is the nightly gate over a kind's raw table, `quality_of_file`
-the look at one file's rows right after its load.
+Both run in DuckDB over every row (pipelines/quality.py `validate_table` says why not a
+sample). `quality_in_force` is the nightly gate: it covers every file in force of a kind but
+validates only the files no earlier night validated under the same suite. A landed file never
+changes, so its figures hold until the suite file or the table's columns change (the suite's
+key), and are kept per file in raw.suite_results. Every expectation of the raw suites is
+row-level, so the table's figures are the sum of its files'; a whole-table one (uniqueness)
+added to a raw suite is counted each night over the rows of the files in force instead.
+`quality_of_file` is the look at one file's rows right after its load (the ingest CLI).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -17,6 +23,31 @@ from pipelines.ingest.report import QualitySummary
 from pipelines.ingest.validate import literal
 from pipelines.paths import EXPECTATIONS_DIR
 from pipelines.warehouse import RAW_SCHEMA
+
+SUITE_RESULTS_DDL = f"""
+create table if not exists {RAW_SCHEMA}.suite_results (
+    kind varchar not null,
+    suite_key varchar not null,     -- sha256 of the suite file and the raw table's columns
+    file_sha256 varchar not null,
+    source_file varchar not null,
+    rows bigint not null,           -- the file's rows validated
+    passed boolean not null,        -- every expectation held on the file's rows alone
+    figures varchar not null,       -- per expectation: unexpected and judged rows, examples
+    validated_at timestamp not null,
+    primary key (kind, file_sha256)
+)
+"""
+
+
+@dataclass(frozen=True)
+class InForceVerdict:
+    """A raw suite over the files in force: the verdict, and what tonight validated."""
+
+    summary: quality.ValidationSummary
+    files_in_force: int
+    files_validated: int
+    rows_validated: int
+    failing_files: tuple[str, ...]
 
 
 def suite_name(kind: FileKind) -> str:
@@ -50,7 +81,7 @@ def quality_of_table(
     suite_dir: Path = EXPECTATIONS_DIR,
     results_dir: Path | None = None,
 ) -> quality.ValidationSummary:
-    """The suite over every row of raw.<kind> (every file loaded so far: the nightly gate)."""
+    """The suite over every row of raw.<kind>, every file loaded so far, nothing kept."""
     return quality.validate_table(
         con,
         suite_name(kind),
@@ -58,6 +89,119 @@ def quality_of_table(
         suite_dir=suite_dir,
         result_dir=results_dir,
     )
+
+
+def _files_in(shas: list[str], column: str = "_file_sha256") -> str:
+    return f"{column} in ({', '.join(literal(s) for s in shas) or 'null'})"
+
+
+def quality_in_force(
+    con: duckdb.DuckDBPyConnection,
+    kind: FileKind,
+    suite_dir: Path = EXPECTATIONS_DIR,
+    results_dir: Path | None = None,
+) -> InForceVerdict:
+    """The suite over every row of the kind's files in force (loaded, not replaced by a
+    later snapshot), validating only files without a result under the current suite key.
+    A file that failed stays failing, and named, for as long as it is in force."""
+    suite = quality.compile_suite(con, suite_name(kind), f"{RAW_SCHEMA}.{kind.name}", suite_dir)
+    row_level = suite.counted(whole_table=False)
+    con.execute(SUITE_RESULTS_DDL)
+    in_force = con.execute(
+        f"""
+        select file_sha256, source_file from {RAW_SCHEMA}.load_ledger
+        where kind = ? and status = 'loaded'
+            and file_sha256 not in (select file_sha256 from {RAW_SCHEMA}.files_out_of_force(?))
+        order by source_file, file_sha256
+        """,
+        [kind.name, kind.name],
+    ).fetchall()
+    kept = {
+        sha: quality.Figures.from_json(figures)
+        for sha, figures in con.execute(
+            f"select file_sha256, figures from {RAW_SCHEMA}.suite_results "
+            "where kind = ? and suite_key = ?",
+            [kind.name, suite.key],
+        ).fetchall()
+    }
+    new = [(sha, name) for sha, name in in_force if sha not in kept]
+    if new:
+        counted = quality.count_by(
+            con,
+            suite,
+            where=_files_in([sha for sha, _ in new]),
+            by="_file_sha256",
+            counted=row_level,
+        )
+        fresh = {sha: counted.get(sha, quality.empty_figures(suite, row_level)) for sha, _ in new}
+        _keep(con, kind, suite, new, fresh)
+        kept |= fresh
+    # No file in force: figures of no rows, so the verdict is zero of zero, a pass.
+    parts = [quality.empty_figures(suite, row_level)] + [kept[sha] for sha, _ in in_force]
+    whole_table = suite.counted(whole_table=True)
+    if whole_table:
+        [together] = quality.count_by(
+            con, suite, where=_files_in([sha for sha, _ in in_force]), counted=whole_table
+        ).values()
+        parts.append(replace(together, rows=0))  # its rows are the files' rows, counted above
+    summary = quality.summarize(suite, quality.add_figures(parts, len(suite.expectations)))
+    quality.write_summary(summary, results_dir, None)
+    return InForceVerdict(
+        summary=summary,
+        files_in_force=len(in_force),
+        files_validated=len(new),
+        rows_validated=sum(kept[sha].rows for sha, _ in new),
+        failing_files=tuple(
+            name for sha, name in in_force if not _passed(suite, kept[sha], row_level)
+        ),
+    )
+
+
+def _passed(suite: quality.CompiledSuite, figures: quality.Figures, counted: list[int]) -> bool:
+    """Whether a file's rows alone meet every row-level expectation."""
+    return all(
+        figures.counts[i][0] <= (1.0 - suite.expectations[i].mostly) * figures.counts[i][1]
+        for i in counted
+    )
+
+
+def _keep(
+    con: duckdb.DuckDBPyConnection,
+    kind: FileKind,
+    suite: quality.CompiledSuite,
+    files: list[tuple[str, str]],
+    figures: dict[str, quality.Figures],
+) -> None:
+    """Record the new files' figures, and drop the kind's results under other suite keys
+    (they would be recomputed anyway), in one transaction."""
+    row_level = suite.counted(whole_table=False)
+    con.begin()
+    try:
+        con.execute(
+            f"delete from {RAW_SCHEMA}.suite_results where kind = ? "
+            f"and (suite_key <> ? or {_files_in([sha for sha, _ in files], 'file_sha256')})",
+            [kind.name, suite.key],
+        )
+        con.executemany(
+            f"insert into {RAW_SCHEMA}.suite_results "
+            "values (?, ?, ?, ?, ?, ?, ?, now()::timestamp)",
+            [
+                (
+                    kind.name,
+                    suite.key,
+                    sha,
+                    name,
+                    figures[sha].rows,
+                    _passed(suite, figures[sha], row_level),
+                    figures[sha].to_json(),
+                )
+                for sha, name in files
+            ],
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 def _summary(summary: quality.ValidationSummary) -> QualitySummary:

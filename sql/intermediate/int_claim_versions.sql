@@ -15,7 +15,9 @@
 -- * Claim-level fields come from the claim's first line that carries them.
 with
 
-claim_lines as (
+-- Not materialized: its two readers (links, chain_claims) each scan only the columns and rows
+-- they need instead of a copy of every line.
+claim_lines as not materialized (
     select * from staging.stg_medical_claims
 ),
 

@@ -19,7 +19,11 @@
 -- * Diagnosis codes 2..12, NPIs and lineage are not used by the rules and are left in raw.
 with
 
-raw_lines as (
+-- Not materialized, and this model a view: each model reading it scans only the raw columns
+-- it needs (int_members: member_id and claim_id), where a materialized CTE or a table copies
+-- every column of every line (at 100k members, writing the table cost more than all its
+-- readers' scans together).
+raw_lines as not materialized (
     select * from raw.rows_in_force('medical_claims')
 ),
 
