@@ -17,17 +17,18 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import load_rules
+from pipelines.ingest.raw_layer import open_raw_layer, replace_rows
 from pipelines.rules.models import build_models
-from pipelines.warehouse import create_raw_schema
 
 AS_OF = date(2026, 6, 30)
 
 
 def fill_raw(con: duckdb.DuckDBPyConnection, members: int, lines: int) -> None:
-    create_raw_schema(con)
+    """The raw layer's Parquet files (raw/ beside the database), built in DuckDB."""
+    folder = open_raw_layer(con)
     con.execute(
         """
-        insert into raw.eligibility by name
+        create temp table bench_eligibility as
         select
             'M' || lpad(i::varchar, 8, '0') as member_id,
             date '2020-01-01' + (i % 900)::int as enrollment_start_date,
@@ -42,6 +43,7 @@ def fill_raw(con: duckdb.DuckDBPyConnection, members: int, lines: int) -> None:
         """,
         [members],
     )
+    replace_rows(con, "eligibility", "bench_eligibility", folder)
     claims = lines // 4
     # Claim mix by c % 100: 0-5 ED facility, 6-9 ED professional, 10-11 hospital, 12 SNF,
     # the rest office visits; every 20th claim is later replaced, every 97th voided.
@@ -61,7 +63,7 @@ def fill_raw(con: duckdb.DuckDBPyConnection, members: int, lines: int) -> None:
     )
     con.execute(
         """
-        insert into raw.medical_claims by name
+        create temp table bench_lines as
         with versions as (
             select *, claim_id as cid, '1' as freq, null as orig, 0 as paid_shift
             from bench_claims
@@ -105,6 +107,7 @@ def fill_raw(con: duckdb.DuckDBPyConnection, members: int, lines: int) -> None:
         from versions, range(1, 5) as t(l)
         """
     )
+    replace_rows(con, "medical_claims", "bench_lines", folder)
 
 
 def main() -> None:
@@ -121,7 +124,8 @@ def main() -> None:
         print(f"raw layer: {lines:,} lines in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
         for table, rows, seconds in build_models(con, AS_OF, load_rules()):
-            print(f"{table:45s} {rows:>12,} {seconds:7.2f}s")
+            counted = "view" if rows is None else f"{rows:,}"
+            print(f"{table:45s} {counted:>12} {seconds:7.2f}s")
         print(f"rules stage: {time.perf_counter() - started:.1f}s")
         con.close()
 

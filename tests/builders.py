@@ -24,13 +24,12 @@ from pipelines.config import RuleConfig, load_rules
 from pipelines.contract import (
     CARE_MANAGEMENT_STATUS,
     ELIGIBILITY,
-    FILE_KINDS,
     MEDICAL_CLAIMS,
     FileKind,
 )
-from pipelines.ingest.raw_layer import open_raw_layer, register, remove_orphans, write_rows
+from pipelines.ingest.raw_layer import open_raw_layer, replace_rows
 from pipelines.rules.models import build_models
-from pipelines.warehouse import create_raw_schema, raw_columns, refresh_raw_views
+from pipelines.warehouse import create_raw_schema
 
 AS_OF = date(2026, 6, 30)
 ADULT_BIRTH = date(1980, 1, 15)
@@ -237,17 +236,7 @@ def write_raw_rows(
             recorded = tempfile.mkdtemp(prefix="ecm_test_raw_")
             atexit.register(shutil.rmtree, recorded, ignore_errors=True)
         raw_dir = Path(recorded)
-    folder = open_raw_layer(con, raw_dir)
-    present = {row[0] for row in con.execute(f"describe select * from {rows}").fetchall()}
-    select = ", ".join(
-        name if name in present else f"null as {name}" for name, _ in raw_columns(FILE_KINDS[kind])
-    )
-    con.execute("delete from raw.raw_files where kind = ?", [kind])
-    sha = "0" * 64
-    files = write_rows(con, FILE_KINDS[kind], f"(select {select} from {rows})", sha, folder)
-    register(con, kind, sha, files)
-    remove_orphans(con, folder)
-    refresh_raw_views(con, [kind])
+    replace_rows(con, kind, rows, open_raw_layer(con, raw_dir))
 
 
 def _is_in_memory(con: duckdb.DuckDBPyConnection) -> bool:

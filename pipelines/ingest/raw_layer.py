@@ -331,6 +331,25 @@ def _migrate_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         )
 
 
+def replace_rows(
+    con: duckdb.DuckDBPyConnection, kind: str, rows: str, folder: Path, sha: str = "0" * 64
+) -> list[RawFile]:
+    """Make raw.<kind> exactly the relation `rows` (any of its columns, the others null),
+    written into the layout as one landed file `sha`: for tests and benchmarks that build a
+    raw layer without landing files (no ledger row). Call open_raw_layer first."""
+    present = {row[0] for row in con.execute(f"describe select * from {rows}").fetchall()}
+    select = ", ".join(
+        ident(name) if name in present else f"null as {ident(name)}"
+        for name, _ in raw_columns(FILE_KINDS[kind])
+    )
+    con.execute(f"delete from {RAW_SCHEMA}.raw_files where kind = ?", [kind])
+    files = write_rows(con, FILE_KINDS[kind], f"(select {select} from {rows})", sha, folder)
+    register(con, kind, sha, files)
+    remove_orphans(con, folder)
+    refresh_raw_views(con, [kind])
+    return files
+
+
 def rows_of(kind: FileKind, files: list[RawFile]) -> str:
     """SQL of the rows of `files` (typed as raw.<kind>)."""
     return raw_relation(kind, [f.path for f in files])
