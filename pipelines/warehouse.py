@@ -14,6 +14,12 @@ from pipelines.contract import DUCKDB_TYPES, FILE_KINDS, FileKind
 
 RAW_SCHEMA = "raw"
 
+# Storage buckets of the raw layer: a row lives under bucket=NN, NN = hash(member_id) % 16,
+# decided once at ingest. Fixed for a raw layer's life (recorded in its _layout.json); the
+# rules' bucket counts divide it (1, 2, 4, 8, 16), so rules bucket b reads the storage
+# buckets p with p % B == b.
+RAW_BUCKETS = 16
+
 # The storage version every warehouse file is written in. duckdb 2.x writes v2.0 files by
 # default, which the newest DuckDB CLI on PyPI (duckdb-cli 1.5.x, installed by `make install`)
 # cannot open; v1.5.0 files open in both. Raise it together with the CLI pin in pyproject.toml.
