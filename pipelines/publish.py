@@ -64,6 +64,7 @@ def build_publication_tables(
     con.execute("create schema if not exists publish")
     con.execute("create schema if not exists history")
     run_sql_file(con, PUBLISH_SQL / "history_tables.sql")
+    fill_history_summaries(con)
     params = (rules or load_rules()).sql_params()
     set_variables(con, {**params, "as_of": as_of, "tier_order": list(TIERS)})
     for name in ("pub_candidates", "pub_evidence", "pub_exclusions", "pub_dropped"):
@@ -71,18 +72,105 @@ def build_publication_tables(
         con.execute(f"create or replace table publish.{name} as {sql}")
 
 
+def fill_history_summaries(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse whose lists were published before history.first_listed and
+    history.published_tiers existed: fill them once from published_candidates."""
+    empty, listed = con.execute(
+        "select (select count(*) = 0 from history.first_listed), "
+        "exists (select 1 from history.published_candidates)"
+    ).fetchone()
+    if not (empty and listed):
+        return
+    con.begin()
+    try:
+        con.execute(
+            "insert into history.first_listed select member_id, min(as_of) "
+            "from history.published_candidates group by member_id"
+        )
+        con.execute("delete from history.published_tiers")
+        con.execute(
+            "insert into history.published_tiers select as_of, tier, count(*) "
+            "from history.published_candidates group by as_of, tier"
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
 def record_history(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> None:
-    """Remember what this date published, so the next date can tell new from continuing."""
-    con.execute("begin")
+    """Remember what this date published, so the next date can tell new from continuing;
+    the summaries (first_listed, published_tiers) change with it, in one transaction."""
+    con.begin()
+    try:
+        _replace_history(con, as_of, run_id)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _replace_history(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> None:
+    # Members a rerun of this date takes off its list, who were first listed on it: their
+    # first date is recomputed from the other lists below (rare: a rerun that changed it).
+    unlisted = con.execute(
+        """
+        select count(*) from history.first_listed
+        where first_as_of = ?
+            and member_id not in (select member_id from publish.pub_candidates)
+        """,
+        [as_of],
+    ).fetchone()[0]
     con.execute("delete from history.published_candidates where as_of = ?", [as_of])
+    con.execute("delete from history.published_tiers where as_of = ?", [as_of])
     con.execute("delete from history.publications where as_of = ?", [as_of])
     con.execute(
         "insert into history.published_candidates "
         "select ?, member_id, tier, criteria_met from publish.pub_candidates",
         [as_of],
     )
+    con.execute(
+        "insert into history.published_tiers "
+        "select ?, tier, count(*) from publish.pub_candidates group by tier",
+        [as_of],
+    )
     con.execute("insert into history.publications values (?, ?, now()::timestamp)", [as_of, run_id])
-    con.execute("commit")
+    if unlisted:
+        con.execute(
+            """
+            create or replace temp table first_listed_again as
+            select f.member_id, min(p.as_of) as first_as_of
+            from history.first_listed f
+            left join history.published_candidates p using (member_id)
+            where f.first_as_of = ?
+            group by f.member_id
+            """,
+            [as_of],
+        )
+        con.execute("delete from history.first_listed where first_as_of = ?", [as_of])
+        con.execute(
+            "insert into history.first_listed "
+            "select * from first_listed_again where first_as_of is not null"
+        )
+        con.execute("drop table first_listed_again")
+    # Tonight's members: listed for the first time, or now first listed on an older date
+    # (a night published after later ones, e.g. a backfill).
+    con.execute(
+        """
+        update history.first_listed f set first_as_of = ?
+        from publish.pub_candidates c
+        where c.member_id = f.member_id and f.first_as_of > ?
+        """,
+        [as_of, as_of],
+    )
+    con.execute(
+        """
+        insert into history.first_listed
+        select member_id, ? from publish.pub_candidates
+        anti join history.first_listed using (member_id)
+        """,
+        [as_of],
+    )
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> int:

@@ -31,23 +31,21 @@ members as (
     select * from intermediate.int_members
 ),
 
-earlier as (
-    select * from history.published_candidates
-    where as_of < getvariable('as_of')
-),
-
 previous as (
     select
         member_id,
         tier
-    from earlier
+    from history.published_candidates
     where as_of = (
         select max(as_of) from history.publications where as_of < getvariable('as_of')
     )
 ),
 
+-- history.first_listed keeps each member's first listing, so this reads one row per member
+-- ever listed, not every earlier list.
 ever_listed as (
-    select distinct member_id from earlier
+    select member_id from history.first_listed
+    where first_as_of < getvariable('as_of')
 ),
 
 settings as (

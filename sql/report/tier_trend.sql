@@ -1,13 +1,17 @@
 -- Report: members per tier on every published list up to tonight (the history kept in the
 -- warehouse, and tonight's list, which joins the history only once published). A tier with
--- no member on a night counts 0, so every line has a point on every night.
+-- no member on a night counts 0, so every line has a point on every night; a night that
+-- listed no one has no point. Earlier nights come from history.published_tiers (members per
+-- tier per night), not from every earlier list.
 with
 
 nights as (
-    select as_of, member_id, tier from history.published_candidates
+    select as_of, tier, members from history.published_tiers
     where as_of < getvariable('as_of')
     union all
-    select getvariable('as_of') as as_of, member_id, tier from publish.pub_candidates
+    select getvariable('as_of') as as_of, tier, count(*) as members
+    from publish.pub_candidates
+    group by tier
 ),
 
 grid as (
@@ -22,7 +26,7 @@ final as (
     select
         grid.as_of,
         grid.tier,
-        count(nights.member_id) as members
+        cast(coalesce(sum(nights.members), 0) as bigint) as members
     from grid
     left join nights
         on nights.as_of = grid.as_of
