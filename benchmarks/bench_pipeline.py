@@ -98,12 +98,11 @@ OVERHEAD = {
 
 def child_main(spec_path: str) -> int:
     """Run the nightly job once and write the step timings the parent reports."""
-    import dagster as dg
     import duckdb
 
     from pipelines.defs import build_definitions
-    from pipelines.defs.resources import duckdb_config, settings_from_env
-    from pipelines.runner import execute_nightly, failed_checks
+    from pipelines.defs.resources import settings_from_env
+    from pipelines.runner import execute_nightly, failed_checks, nightly_instance
 
     spec = json.loads(Path(spec_path).read_text())
     # The same settings the CLI and the schedule build: environment, then these.
@@ -113,7 +112,8 @@ def child_main(spec_path: str) -> int:
         warehouse_path=spec["warehouse"],
         **spec["settings"],
     )
-    with dg.DagsterInstance.ephemeral() as instance:
+    # The run's own instance, never DAGSTER_HOME's (on disk for the multiprocess executor).
+    with nightly_instance(settings, use_dagster_home=False) as instance:
         result = execute_nightly(settings, spec["as_of"], instance=instance, log_level="WARNING")
         starts: dict[str, float] = {}
         steps: list[dict[str, Any]] = []
@@ -174,7 +174,7 @@ def child_main(spec_path: str) -> int:
             )
 
     # The settings the run's connections really had (the resource passes duckdb_config()).
-    con = duckdb.connect(str(settings.work_warehouse), config=duckdb_config())
+    con = duckdb.connect(str(settings.work_warehouse), config=settings.duckdb_config())
     memory_limit, temp_directory, max_temp = con.sql(
         "select current_setting('memory_limit'), current_setting('temp_directory'), "
         "current_setting('max_temp_directory_size')"
@@ -193,7 +193,7 @@ def child_main(spec_path: str) -> int:
                 "models": models,
                 "duckdb": {
                     "memory_limit": memory_limit,
-                    "threads": duckdb_config()["threads"],
+                    "threads": settings.duckdb_config()["threads"],
                     "temp_directory": temp_directory,
                     "max_temp_directory_size": max_temp,
                 },
@@ -311,7 +311,7 @@ def read_floor(landing: Path, run: Run) -> None:
     """
     import duckdb
 
-    from pipelines.defs.resources import duckdb_config
+    from pipelines.defs.resources import settings_from_env
     from pipelines.ingest.files import discover
 
     files, _ = discover(landing)
@@ -320,7 +320,7 @@ def read_floor(landing: Path, run: Run) -> None:
         by_kind.setdefault(lf.kind.name, []).append(str(lf.path))
     run.landing_files = len(files)
     run.landing_bytes = sum(lf.path.stat().st_size for lf in files)
-    con = duckdb.connect(config=duckdb_config())
+    con = duckdb.connect(config=settings_from_env(**run.settings).duckdb_config())
     started = time.perf_counter()
     for kind, paths in sorted(by_kind.items()):
         if run.format == "parquet":
@@ -402,14 +402,16 @@ def build_delta(landing: Path, delta: Path) -> dict[str, int]:
     }
 
 
-def corrections_applied(work: Path) -> int:
+def corrections_applied(work: Path, settings: dict[str, Any]) -> int:
     """Rows tonight's corrections file took out of force (raw.superseded_rows), read back."""
     import duckdb
 
-    from pipelines.defs.resources import duckdb_config
+    from pipelines.defs.resources import settings_from_env
 
     con = duckdb.connect(
-        str(work / "warehouse" / "ecm.work.duckdb"), read_only=True, config=duckdb_config()
+        str(work / "warehouse" / "ecm.work.duckdb"),
+        read_only=True,
+        config=settings_from_env(**settings).duckdb_config(),
     )
     n = con.sql(
         "select count(*) from raw.superseded_rows where reason = 'correction' "
@@ -682,7 +684,7 @@ def steady_night(landing: Path, work: Path, cold: Run, settings: dict[str, Any])
     read_floor(delta, steady)
     print(f"running the next night on {delta} ...", flush=True)
     run_pipeline(delta, work, steady, settings, fresh=False)
-    steady.corrections_applied = corrections_applied(work)
+    steady.corrections_applied = corrections_applied(work, settings)
     if steady.corrections_applied != steady.delta["corrected_lines"]:
         # The figure would not be a steady night with corrections: say so, fail the run.
         print(
@@ -727,8 +729,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="after each cold run, land one night's delta and time the next night on it",
     )
-    parser.add_argument("--memory-limit", help="sets ECM_DUCKDB_MEMORY_LIMIT for the run")
-    parser.add_argument("--threads", type=int, help="sets ECM_DUCKDB_THREADS for the run")
+    parser.add_argument(
+        "--memory-limit", help="DuckDB's memory limit (the setting duckdb_memory_limit)"
+    )
+    parser.add_argument("--threads", type=int, help="DuckDB's threads (duckdb_threads)")
     parser.add_argument(
         "--plan",
         choices=sorted(PLANS),
@@ -749,15 +753,15 @@ def main(argv: list[str] | None = None) -> int:
         for g in ("parquet", "csv") if f == "both" else (f,):
             if g not in formats:
                 formats.append(g)
-    if args.memory_limit:
-        os.environ["ECM_DUCKDB_MEMORY_LIMIT"] = args.memory_limit
-    if args.threads:
-        os.environ["ECM_DUCKDB_THREADS"] = str(args.threads)
     work_root = args.work_dir or args.data_dir / "work"
     extra: dict[str, Any] = {}
     for item in args.setting:
         key, _, value = item.partition("=")
         extra[key] = int(value) if value.isdigit() else value
+    if args.memory_limit:
+        extra["duckdb_memory_limit"] = args.memory_limit
+    if args.threads:
+        extra["duckdb_threads"] = args.threads
 
     plan = (
         PLANS[args.plan]

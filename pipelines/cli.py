@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import traceback
 from pathlib import Path
-
-import dagster as dg
 
 from pipelines.accounting import summary_lines
 from pipelines.adapt import command as adapt_command
@@ -32,6 +29,7 @@ from pipelines.runner import (
     failure_messages,
     gate_results,
     landing_metadata,
+    nightly_instance,
     succeeded,
 )
 from pipelines.warehouse import NIGHT_FILE_STATES
@@ -105,21 +103,13 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
     )
 
 
-def _instance() -> dg.DagsterInstance:
-    """The persistent instance when DAGSTER_HOME is set (run history in the UI)."""
-    if os.environ.get("DAGSTER_HOME"):
-        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
-
-
 def _check_as_of(text: str) -> None:
     if problem := as_of_problem(dt.date.fromisoformat(text)):
         raise UsageError(problem)
 
 
 def _run_one(settings: PipelineSettings, as_of: str, log_level: str) -> int:
-    with _instance() as instance:
+    with nightly_instance(settings) as instance:
         result = execute_nightly(settings, as_of, instance=instance, log_level=log_level)
     gates = gate_results(result)
     landing = landing_metadata(result)

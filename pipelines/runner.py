@@ -1,8 +1,15 @@
-"""Run the nightly job in this process (what the CLI, the benchmark and the tests call), and
-read what a run found from its events: failed checks with their reasons, tonight's accounting.
+"""Run the nightly job (what the CLI, the benchmark and the tests call) under the deployment's
+executor, and read what a run found from its events: failed checks with their reasons,
+tonight's accounting.
 """
 
 from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 
@@ -11,8 +18,12 @@ from pipelines.defs import build_definitions
 from pipelines.defs.jobs import NIGHTLY_JOB
 from pipelines.defs.resources import PipelineSettings
 from pipelines.gates import TierOverride
+from pipelines.paths import ROOT
 
 RAW_LANDING = "raw_landing"
+IN_PROCESS = "in_process"
+# What a run returns, in this process (execute_in_process) or from the executor (execute_job).
+RunResult = dg.ExecuteInProcessResult | dg.JobExecutionResult
 
 
 def run_tags(settings: PipelineSettings) -> dict[str, str]:
@@ -22,25 +33,68 @@ def run_tags(settings: PipelineSettings) -> dict[str, str]:
     return {"ecm/tier_change_override": described} if described else {}
 
 
+@contextmanager
+def nightly_instance(
+    settings: PipelineSettings, use_dagster_home: bool = True
+) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance a run records to: DAGSTER_HOME's when set (the run shows in the
+    UI); else an ephemeral one in memory, or, for an executor that runs steps in other
+    processes (they read the run from the instance), a temporary one on disk."""
+    if use_dagster_home and os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        with dg.DagsterInstance.get() as instance:
+            yield instance
+    elif settings.executor == IN_PROCESS:
+        with dg.DagsterInstance.ephemeral() as instance:
+            yield instance
+    else:
+        with (
+            tempfile.TemporaryDirectory(prefix="ecm-dagster-") as home,
+            dg.DagsterInstance.local_temp(home) as instance,
+        ):
+            yield instance
+
+
 def execute_nightly(
     settings: PipelineSettings,
     as_of: str,
     *,
     instance: dg.DagsterInstance | None = None,
     log_level: str = "INFO",
-) -> dg.ExecuteInProcessResult:
-    """The same job the schedule runs, bound to `settings`, for partition `as_of`."""
-    job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB)
-    return job.execute_in_process(
-        partition_key=as_of,
-        instance=instance or dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags=run_tags(settings),
+) -> RunResult:
+    """The same job the schedule runs, bound to `settings`, for partition `as_of`, under the
+    settings' executor: in this process, or each step where the executor puts it (another
+    process, a pod), the job rebuilt there from the same settings."""
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if settings.executor == IN_PROCESS:
+        job = build_definitions(settings).resolve_job_def(NIGHTLY_JOB)
+        return job.execute_in_process(
+            partition_key=as_of,
+            instance=instance or dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config=run_config,
+            tags=run_tags(settings),
+        )
+    if instance is None or instance.is_ephemeral:
+        raise ValueError(
+            f"executor {settings.executor!r} runs steps in other processes, which read the run "
+            "from a Dagster instance on disk: pass one (runner.nightly_instance)"
+        )
+    job = dg.build_reconstructable_job(
+        "pipelines.defs.jobs",
+        "nightly_job_for",
+        reconstructable_kwargs=settings.fields(),
+        reconstructor_working_directory=str(ROOT),
+    )
+    return dg.execute_job(
+        job,
+        instance=instance,
+        run_config=run_config,
+        tags={**run_tags(settings), "dagster/partition": as_of},
     )
 
 
-def _evaluations(result: dg.ExecuteInProcessResult) -> list:
+def _evaluations(result: RunResult) -> list:
     return [
         e.asset_check_evaluation_data
         for e in result.all_events
@@ -48,12 +102,12 @@ def _evaluations(result: dg.ExecuteInProcessResult) -> list:
     ]
 
 
-def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+def failed_checks(result: RunResult) -> list[str]:
     """Asset checks that ran and failed (a failed blocking check also skips what follows)."""
     return [e.asset_check_key.to_user_string() for e in _evaluations(result) if not e.passed]
 
 
-def check_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, list[str]]]:
+def check_failures(result: RunResult) -> list[tuple[str, list[str]]]:
     """(check, reason lines) of every failed check: the gate or suite, its figure, the file
     and rows concerned, and what to do, as the check described it."""
     return [
@@ -63,7 +117,7 @@ def check_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, list[st
     ]
 
 
-def gate_results(result: dg.ExecuteInProcessResult) -> list[dict]:
+def gate_results(result: RunResult) -> list[dict]:
     """Every gate the run evaluated, with its figure and threshold (from the checks' metadata)."""
     gates: list[dict] = []
     for e in _evaluations(result):
@@ -72,7 +126,7 @@ def gate_results(result: dg.ExecuteInProcessResult) -> list[dict]:
     return gates
 
 
-def landing_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+def landing_metadata(result: RunResult) -> dict[str, object]:
     """The raw_landing materialization's metadata: tonight's files by state and rows."""
     for e in result.all_events:
         if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.to_user_string() == (
@@ -82,11 +136,11 @@ def landing_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
     return {}
 
 
-def succeeded(result: dg.ExecuteInProcessResult) -> bool:
+def succeeded(result: RunResult) -> bool:
     return result.success and not failed_checks(result)
 
 
-def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+def failure_messages(result: RunResult) -> list[str]:
     """The errors behind a failed run: the innermost cause's last line each (Dagster wraps a
     step's exception), without repeats (the step, the resource and the run report the same
     error) and without failed blocking checks (check_failures gives their reasons)."""

@@ -1,9 +1,9 @@
 """Member-hash buckets give exactly the single run's results (issue 5).
 
-Three proofs: hand-built members whose claim chains cross members and buckets (the one place
-the SQL is not per member); the real Dagster job on data/sample with 3 buckets, publishing the
-same bytes as a single run; and 2 buckets under Dagster's multiprocess executor, each bucket
-step in its own process.
+Two proofs here: hand-built members whose claim chains cross members and buckets (the one
+place the SQL is not per member); the real Dagster job on data/sample with 4 buckets,
+publishing the same bytes as a single run. tests/test_cli.py runs 2 buckets under Dagster's
+multiprocess executor (ECM_EXECUTOR), each step in its own process, from the command line.
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 
 from pipelines.config import load_rules
 from pipelines.defs.rules_assets import MODELS
-from pipelines.paths import ROOT
 from pipelines.rules.buckets import bucket_file, bucket_of, build_bucket, merge_buckets
 from tests.builders import AS_OF, NOT_AVOIDABLE_DX, RawBuilder, build, write_raw
-from tests.conftest import SAMPLE_AS_OF, Deployment
+from tests.conftest import Deployment
 from tests.test_rules_members import scenarios
 
 PUBLISHED = ("candidates.parquet", "candidates.csv", "evidence.parquet", "exclusions.parquet")
@@ -41,18 +39,18 @@ def _sha(path: Path) -> str:
 def _cross_member_chains() -> RawBuilder:
     """The rule-edge members, plus corrections that carry another member's id."""
     b = scenarios()
-    for member in ("moved_from", "moved_to", "voided_from", "voided_by", "chain_a", "chain_b"):
+    for member in ("moved_from", "receiver", "voided_from", "voider", "chain_one", "chain_two"):
         b.member(member)
-    # A replacement re-assigns an ED visit to another member: it counts for moved_to only.
-    b.replace(b.ed_visit("moved_from", date(2026, 3, 1)), member_id="moved_to")
+    # A replacement re-assigns an ED visit to another member: it counts for receiver only.
+    b.replace(b.ed_visit("moved_from", date(2026, 3, 1)), member_id="receiver")
     # A void sent under another member's id still removes voided_from's visit.
     b.void(b.ed_visit("voided_from", date(2026, 3, 2)))
-    b.claims[list(b.claims)[-1]][0]["member_id"] = "voided_by"
-    # A chain of three through two buckets: chain_a's stay, replaced under chain_b, replaced
-    # again under chain_a with a non-acute diagnosis.
-    stay = b.stay("chain_a", date(2026, 2, 10), date(2026, 2, 12))
-    second = b.replace(stay, member_id="chain_b")
-    b.replace(second, member_id="chain_a", principal_diagnosis_code=NOT_AVOIDABLE_DX)
+    b.claims[list(b.claims)[-1]][0]["member_id"] = "voider"
+    # A chain of three through two buckets: chain_one's stay, replaced under chain_two, replaced
+    # again under chain_one with a non-acute diagnosis.
+    stay = b.stay("chain_one", date(2026, 2, 10), date(2026, 2, 12))
+    second = b.replace(stay, member_id="chain_two")
+    b.replace(second, member_id="chain_one", principal_diagnosis_code=NOT_AVOIDABLE_DX)
     return b
 
 
@@ -69,7 +67,7 @@ def _tables(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
 
 def test_buckets_equal_a_single_build_when_claim_chains_cross_members(tmp_path: Path):
     builder = _cross_member_chains()
-    rules, buckets = load_rules(), 3
+    rules, buckets = load_rules(), 4
     single = tmp_path / "single" / "single.duckdb"  # its own folder: its own raw layer
     single.parent.mkdir()
     build(builder, single, AS_OF, rules).close()
@@ -78,8 +76,8 @@ def test_buckets_equal_a_single_build_when_claim_chains_cross_members(tmp_path: 
         write_raw(con, builder.frames())
         spread = con.execute(
             f"select {bucket_of('member_id', buckets)}, member_id from raw.eligibility "
-            "where member_id in ('moved_from', 'moved_to', 'voided_from', 'voided_by', "
-            "'chain_a', 'chain_b') order by member_id"
+            "where member_id in ('moved_from', 'receiver', 'voided_from', 'voider', "
+            "'chain_one', 'chain_two') order by member_id"
         ).fetchall()
     # The corrections must cross buckets, or this test proves nothing.
     assert len({bucket for bucket, _ in spread}) == buckets, spread
@@ -115,11 +113,11 @@ def test_buckets_equal_a_single_build_when_claim_chains_cross_members(tmp_path: 
     # Each correction counts once, for the member on the latest version.
     assert counted == {
         "moved_from": 0,
-        "moved_to": 1,
+        "receiver": 1,
         "voided_from": 0,
-        "voided_by": 0,
-        "chain_a": 1,
-        "chain_b": 0,
+        "voider": 0,
+        "chain_one": 1,
+        "chain_two": 0,
     }
     assert not any(bucket_file(work, b).exists() for b in range(buckets))
 
@@ -127,10 +125,10 @@ def test_buckets_equal_a_single_build_when_claim_chains_cross_members(tmp_path: 
 @pytest.fixture(scope="module")
 def bucketed_run(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     deployment = Deployment(tmp_path_factory.mktemp("bucketed") / "d")
-    result = deployment.run(buckets=3)
+    result = deployment.run(buckets=4)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     steps = {e.step_key for e in result.all_events if e.step_key}
-    assert {f"rules_models.rules_bucket_{b:02d}" for b in range(3)} <= steps
+    assert {f"rules_models.rules_bucket_{b:02d}" for b in range(4)} <= steps
     return deployment
 
 
@@ -142,43 +140,3 @@ def test_bucketed_run_publishes_the_same_bytes_as_a_single_run(
         assert _sha(bucketed_run.out / "latest" / name) == _sha(single), name
     leftovers = sorted(p.name for p in bucketed_run.warehouse.parent.glob("*.bucket-*"))
     assert leftovers == [], "the merge removes the bucket files"
-
-
-def test_multiprocess_executor_runs_each_bucket_in_its_own_process(
-    sample_run: Deployment, bucketed_run: Deployment, tmp_path: Path
-):
-    """The rules stage alone (raw is loaded) under dg.multiprocess_executor, 2 buckets."""
-    deployment = bucketed_run.copy_to(tmp_path / "d")
-    settings = deployment.settings()
-    job = dg.build_reconstructable_job(
-        "pipelines.defs.jobs",
-        "nightly_job_for",
-        reconstructable_kwargs={
-            "landing_dir": settings.landing_dir,
-            "output_dir": settings.output_dir,
-            "warehouse_path": settings.warehouse_path,
-            "buckets": 2,
-            "executor": "multiprocess",
-        },
-        reconstructor_working_directory=str(ROOT),
-    )
-    rules_keys = [dg.AssetKey(m.table.split(".")) for m in MODELS]
-    with dg.instance_for_test() as instance:
-        result = dg.execute_job(
-            job,
-            instance=instance,
-            tags={"dagster/partition": SAMPLE_AS_OF},
-            asset_selection=rules_keys,
-        )
-        assert result.success
-        starts = {
-            e.step_key: e.pid for e in result.all_events if e.event_type_value == "STEP_START"
-        }
-    buckets = {k: pid for k, pid in starts.items() if ".rules_bucket_" in k}
-    assert len(buckets) == 2 and len(set(buckets.values())) == 2, starts
-    with duckdb.connect(str(settings.work_warehouse), read_only=True) as con:
-        con.execute(f"attach '{sample_run.warehouse}' as single (read_only)")
-        for mart in MARTS:
-            assert con.sql(f"from marts.{mart}").fetchall() == (
-                con.sql(f"from single.marts.{mart}").fetchall()
-            ), mart

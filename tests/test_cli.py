@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -20,6 +22,7 @@ from pipelines.accounting import summary_lines
 from pipelines.cli import build_parser, main, settings_from_args
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.defs.partitions import today_pacific
+from pipelines.defs.resources import make_resources
 from pipelines.paths import EXPECTATIONS_DIR
 from tests.builders import RawBuilder
 
@@ -195,19 +198,93 @@ def test_a_tier_collapse_is_blocked_until_the_operator_allows_it(tmp_path, capfd
 
 
 def test_settings_come_from_the_environment_then_the_flags(monkeypatch, tmp_path):
-    monkeypatch.setenv("ECM_BUCKETS", "3")
+    monkeypatch.setenv("ECM_BUCKETS", "4")
     monkeypatch.setenv("ECM_EXECUTOR", "multiprocess")
     monkeypatch.setenv("ECM_LANDING_DIR", str(tmp_path / "env_landing"))
+    monkeypatch.setenv("ECM_DUCKDB_MEMORY_LIMIT", "700MB")
+    monkeypatch.setenv("ECM_DUCKDB_THREADS", "3")
     args = build_parser().parse_args(
         ["run", "--as-of", "2026-11-21", "--landing", str(tmp_path), "--max-tier-change", "60"]
     )
     settings = settings_from_args(args)
-    assert (settings.buckets, settings.executor) == (3, "multiprocess")
+    assert (settings.buckets, settings.executor) == (4, "multiprocess")
     assert settings.landing_dir == str(tmp_path.resolve())  # the flag wins over the variable
     assert (settings.max_tier_change_percent, settings.allow_tier_change) == (60.0, False)
+    # Every DuckDB connection of the run is configured from the same settings.
+    assert settings.duckdb_config() == {
+        "storage_compatibility_version": "v1.5.0",
+        "memory_limit": "700MB",
+        "threads": 3,
+    }
+    assert make_resources(settings)["duckdb"].connection_config == settings.duckdb_config()
     monkeypatch.setenv("ECM_BUCKETS", "many")
     with pytest.raises(ValueError, match="ECM_BUCKETS"):
         settings_from_args(args)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "ECM_BUCKETS",
+            "3",
+            "invalid settings: buckets (ECM_BUCKETS) = '3': 3 rules buckets do not divide the "
+            "raw layer's 16 storage buckets; use one of 1, 2, 4, 8, 16",
+        ),
+        (
+            "ECM_EXECUTOR",
+            "spark",
+            "invalid settings: executor (ECM_EXECUTOR) = 'spark': unknown executor 'spark'; "
+            "one of in_process, multiprocess, k8s, celery",
+        ),
+        (
+            "ECM_DUCKDB_THREADS",
+            "-1",
+            "invalid settings: duckdb_threads (ECM_DUCKDB_THREADS) = '-1': threads must be 0 "
+            "(every core) or more, not -1",
+        ),
+    ],
+)
+def test_a_setting_out_of_range_is_one_line_naming_it_and_exit_2(
+    monkeypatch, tmp_path, capsys, variable, value, message
+):
+    monkeypatch.setenv(variable, value)
+    night = Night(tmp_path)
+    assert night.run("2026-11-21") == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]
+    assert not night.warehouse.parent.exists()
+
+
+def test_the_cli_runs_under_ecm_executor_and_ecm_buckets(monkeypatch, tmp_path, capfd):
+    """ECM_EXECUTOR=multiprocess: every step in a process of its own, each bucket too, and
+    the same list as a single in-process run of the same landing."""
+    single, night = Night(tmp_path / "single"), Night(tmp_path / "night")
+    for deployment in (single, night):
+        deployment.write(small_plan())
+    assert single.run("2026-11-21") == 0
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("ECM_EXECUTOR", "multiprocess")
+    monkeypatch.setenv("ECM_BUCKETS", "2")
+    capfd.readouterr()
+    assert night.run("2026-11-21") == 0, capfd.readouterr().err
+    assert last_lines(capfd.readouterr().out, 6)[1:3] == [
+        "  files: 2 loaded",
+        "  rows tonight: read 24, loaded 24, quarantined 0",
+    ]
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs()
+        assert run.tags["dagster/partition"] == "2026-11-21"
+        pids = {
+            entry.dagster_event.step_key: entry.dagster_event.pid
+            for entry in instance.all_logs(run.run_id)
+            if entry.dagster_event and entry.dagster_event.event_type_value == "STEP_START"
+        }
+    assert {"rules_models.rules_bucket_00", "rules_models.rules_bucket_01"} <= set(pids)
+    assert len(set(pids.values())) == len(pids), "one process per step"
+    assert os.getpid() not in set(pids.values()), pids
+    for name in ("candidates.csv", "evidence.csv", "exclusions.csv"):
+        published = (night.out / "latest" / name).read_bytes()
+        assert published == (single.out / "latest" / name).read_bytes(), name
 
 
 def test_today_is_a_partition_but_the_schedule_runs_the_day_that_just_ended():

@@ -118,6 +118,9 @@ def test_a_snapshot_replaced_by_a_good_one_no_longer_blocks(con, landing):
     verdict = quality_in_force(con, ELIGIBILITY)
     assert verdict.summary.success
     assert (verdict.files_in_force, verdict.files_validated, verdict.summary.rows) == (1, 1, 2)
+    assert con.execute("select source_file from raw.suite_results").fetchall() == [
+        ("eligibility_2.csv",)
+    ]
 
 
 def test_a_whole_table_expectation_is_judged_over_every_file_in_force(con, landing, tmp_path):

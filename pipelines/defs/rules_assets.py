@@ -21,7 +21,7 @@ from pipelines.config import load_rules
 from pipelines.defs.ingest_assets import raw_landing, reference_code_lists
 from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import as_of_partitions
-from pipelines.defs.resources import PipelineSettings, duckdb_config
+from pipelines.defs.resources import PipelineSettings
 from pipelines.descriptions import apply_descriptions
 from pipelines.rules.buckets import build_bucket, merge_buckets, split_config
 from pipelines.rules.models import Model, ModelResult, build_models, discover_models
@@ -116,7 +116,7 @@ def _bucket_op(bucket: int, buckets: int) -> dg.OpDefinition:
             as_of=as_of,
             rules=load_rules(),
             run_token=_run_token(context),
-            config=split_config(duckdb_config(), _concurrent_buckets(settings)),
+            config=split_config(settings.duckdb_config(), _concurrent_buckets(settings)),
         )
         for result in results:
             context.log.info(f"bucket {bucket}/{buckets} {result.summary()}")
@@ -189,7 +189,6 @@ def bucketed_rules_models(buckets: int) -> dg.AssetsDefinition:
 
 
 def rules_models_for(settings: PipelineSettings) -> dg.AssetsDefinition:
-    """One step by default; bucket steps and a merge when the deployment sets buckets > 1."""
-    if settings.buckets < 1:
-        raise ValueError(f"buckets must be at least 1, not {settings.buckets}")
+    """One step by default; bucket steps and a merge when the deployment sets buckets > 1
+    (PipelineSettings checks that the count divides the raw layer's storage buckets)."""
     return rules_models if settings.buckets == 1 else bucketed_rules_models(settings.buckets)

@@ -134,7 +134,7 @@ def quality_in_force(
             counted=row_level,
         )
         fresh = {sha: counted.get(sha, quality.empty_figures(suite, row_level)) for sha, _ in new}
-        _keep(con, kind, suite, new, fresh)
+        _keep(con, kind, suite, new, fresh, [sha for sha, _ in in_force])
         kept |= fresh
     # No file in force: figures of no rows, so the verdict is zero of zero, a pass.
     parts = [quality.empty_figures(suite, row_level)] + [kept[sha] for sha, _ in in_force]
@@ -171,15 +171,18 @@ def _keep(
     suite: quality.CompiledSuite,
     files: list[tuple[str, str]],
     figures: dict[str, quality.Figures],
+    in_force: list[str],
 ) -> None:
     """Record the new files' figures, and drop the kind's results under other suite keys
-    (they would be recomputed anyway), in one transaction."""
+    (they would be recomputed anyway) and those of files no longer in force (a replaced
+    snapshot never returns), in one transaction."""
     row_level = suite.counted(whole_table=False)
     con.begin()
     try:
         con.execute(
             f"delete from {RAW_SCHEMA}.suite_results where kind = ? "
-            f"and (suite_key <> ? or {_files_in([sha for sha, _ in files], 'file_sha256')})",
+            f"and (suite_key <> ? or not {_files_in(in_force, 'file_sha256')} "
+            f"or {_files_in([sha for sha, _ in files], 'file_sha256')})",
             [kind.name, suite.key],
         )
         con.executemany(
