@@ -124,38 +124,7 @@ def prepare_buckets(
         )
         for table in ("load_ledger", "superseded_rows"):
             con.execute(f"create table {PLAN}.{table} as select * from {RAW_SCHEMA}.{table}")
-        con.execute(
-            f"""
-            create table {PLAN}.chained_lines as
-            with recursive
-            links as (
-                select distinct claim_id as a, trim(original_claim_id) as b
-                from {RAW_SCHEMA}.{CLAIMS}
-                where nullif(trim(original_claim_id), '') is not null
-            ),
-            edges as (
-                select a, b from links
-                union
-                select b, a from links
-            ),
-            seeds as (
-                select distinct _bucket % {int(buckets)} as rules_bucket, claim_id
-                from {RAW_SCHEMA}.{CLAIMS}
-                where claim_id in (select a from edges)
-            ),
-            reached (rules_bucket, claim_id) as (
-                select rules_bucket, claim_id from seeds
-                union
-                select reached.rules_bucket, edges.b
-                from reached
-                inner join edges on edges.a = reached.claim_id
-            )
-            select reached.rules_bucket, lines.*
-            from {RAW_SCHEMA}.{CLAIMS} as lines
-            inner join reached on reached.claim_id = lines.claim_id
-            where lines._bucket % {int(buckets)} <> reached.rules_bucket
-            """
-        )
+        _write_chained_lines(con, buckets)
         con.execute(
             f"create table {PLAN}.{META_TABLE} as select ? as buckets, ? as run_token, ? as probe",
             [buckets, run_token, _probe(con)],
@@ -164,6 +133,69 @@ def prepare_buckets(
     finally:
         con.execute(f"detach {PLAN}")
     return ModelResult(f"{PLAN}.chained_lines", chained, time.perf_counter() - started)
+
+
+def _write_chained_lines(con: duckdb.DuckDBPyConnection, buckets: int) -> None:
+    """plan.chained_lines: (rules_bucket, raw claim line) of every line a bucket needs from
+    another bucket. Two narrow scans find the chains and where their claims' lines are; the
+    lines themselves are read (every column) only when some chain crosses buckets."""
+    share = f"_bucket % {int(buckets)}"
+    con.execute(
+        f"""
+        create or replace temp table bucket_edges as
+        with links as (
+            select distinct claim_id as a, trim(original_claim_id) as b
+            from {RAW_SCHEMA}.{CLAIMS}
+            where nullif(trim(original_claim_id), '') is not null
+        )
+        select a, b from links
+        union
+        select b, a from links
+        """
+    )
+    # Where each chained claim's lines are: (rules bucket, claim) of every line.
+    con.execute(
+        f"""
+        create or replace temp table bucket_chain_claims as
+        select distinct {share} as rules_bucket, claim_id
+        from {RAW_SCHEMA}.{CLAIMS}
+        where claim_id in (select a from bucket_edges)
+        """
+    )
+    # Each bucket's chains followed from its own claims; needed: the reached claims with lines
+    # in another bucket.
+    con.execute(
+        """
+        create or replace temp table bucket_needed as
+        with recursive reached (rules_bucket, claim_id) as (
+            select rules_bucket, claim_id from bucket_chain_claims
+            union
+            select reached.rules_bucket, bucket_edges.b
+            from reached
+            inner join bucket_edges on bucket_edges.a = reached.claim_id
+        )
+        select reached.rules_bucket, reached.claim_id
+        from reached
+        where exists (
+            select 1 from bucket_chain_claims as elsewhere
+            where elsewhere.claim_id = reached.claim_id
+                and elsewhere.rules_bucket <> reached.rules_bucket
+        )
+        """
+    )
+    needed = con.execute("select count(*) from bucket_needed").fetchall()[0][0]
+    con.execute(
+        f"""
+        create table {PLAN}.chained_lines as
+        select bucket_needed.rules_bucket, lines.*
+        from {RAW_SCHEMA}.{CLAIMS} as lines
+        inner join bucket_needed on bucket_needed.claim_id = lines.claim_id
+        where lines.{share} <> bucket_needed.rules_bucket
+            {"" if needed else "and false"}
+        """
+    )
+    for table in ("bucket_edges", "bucket_chain_claims", "bucket_needed"):
+        con.execute(f"drop table {table}")
 
 
 def attach_bucket_raw(con: duckdb.DuckDBPyConnection, bucket: int, buckets: int) -> int:
