@@ -95,7 +95,7 @@ def _files_in(shas: list[str], column: str = "_file_sha256") -> str:
     return f"{column} in ({', '.join(literal(s) for s in shas) or 'null'})"
 
 
-def _rows_of(con: duckdb.DuckDBPyConnection, kind: FileKind, shas: list[str]) -> str:
+def rows_of_files(con: duckdb.DuckDBPyConnection, kind: FileKind, shas: list[str]) -> str:
     """The raw rows of these landed files: their own Parquet files (raw.raw_files), so a
     night opens only its new files, not every file the view over the raw layer pins; or
     raw.<kind> itself in a warehouse whose raw layer is still a table."""
@@ -146,7 +146,7 @@ def quality_in_force(
             where=_files_in([sha for sha, _ in new]),
             by="_file_sha256",
             counted=row_level,
-            relation=_rows_of(con, kind, [sha for sha, _ in new]),
+            relation=rows_of_files(con, kind, [sha for sha, _ in new]),
         )
         fresh = {sha: counted.get(sha, quality.empty_figures(suite, row_level)) for sha, _ in new}
         _keep(con, kind, suite, new, fresh, [sha for sha, _ in in_force])
