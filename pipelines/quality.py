@@ -417,11 +417,13 @@ def count_by(
     where: str = "true",
     by: str | None = None,
     counted: list[int] | None = None,
+    relation: str | None = None,
 ) -> dict[object, Figures]:
-    """The figures of the rows of suite.table matching `where`, in one streaming pass: one
-    Figures per value of the column `by` (e.g. per file), or one (key None) for all the rows.
-    `counted` picks the expectations (default: every counted one); whole-table ones cannot be
-    counted per group."""
+    """The figures of the rows of suite.table (or of `relation`, a subset of its rows with its
+    columns) matching `where`, in one streaming pass: one Figures per value of the column
+    `by` (e.g. per file), or one (key None) for all the rows. `counted` picks the
+    expectations (default: every counted one); whole-table ones cannot be counted per
+    group."""
     if counted is None:
         counted = suite.counted(False) + suite.counted(True)
     if by is not None and any(suite.expectations[i].whole_table for i in counted):
@@ -433,7 +435,7 @@ def count_by(
         c = suite.expectations[i]
         for expression in (c.unexpected, c.domain):
             aggregates.setdefault(_aggregate(expression), len(aggregates))
-    judged = f"with {_JUDGED} as (select * from {suite.table} where {where}) "
+    judged = f"with {_JUDGED} as (select * from {relation or suite.table} where {where}) "
     group = by or "null"
     rows = con.execute(
         f"{judged} select {group}, {', '.join(aggregates)} from {_JUDGED} group by all"

@@ -17,7 +17,14 @@ import pytest
 
 from pipelines.config import load_rules
 from pipelines.defs.rules_assets import MODELS
-from pipelines.rules.buckets import bucket_file, bucket_of, build_bucket, merge_buckets
+from pipelines.rules.buckets import (
+    bucket_file,
+    bucket_of,
+    build_bucket,
+    merge_buckets,
+    plan_file,
+    prepare_buckets,
+)
 from tests.builders import AS_OF, NOT_AVOIDABLE_DX, RawBuilder, build, write_raw
 from tests.conftest import Deployment
 from tests.test_rules_members import scenarios
@@ -79,15 +86,34 @@ def test_buckets_equal_a_single_build_when_claim_chains_cross_members(tmp_path: 
             "where member_id in ('moved_from', 'receiver', 'voided_from', 'voider', "
             "'chain_one', 'chain_two') order by member_id"
         ).fetchall()
+        lines = con.execute("select count(*) from raw.medical_claims").fetchall()[0][0]
+        own = dict(
+            con.execute(
+                f"select _bucket % {buckets}, count(*) from raw.medical_claims group by all"
+            ).fetchall()
+        )
+        plan = prepare_buckets(con, work=work, buckets=buckets, run_token="t")
     # The corrections must cross buckets, or this test proves nothing.
     assert len({bucket for bucket, _ in spread}) == buckets, spread
+    # Lines of claims chained across buckets, each read by the bucket that lacks it: the moved
+    # visit's original and replacement (2), the voided visit and its void (2), the stay chain's
+    # claim under chain_two and its two claims under chain_one (3); one line per claim.
+    assert plan.rows == 7, plan
 
-    for bucket in range(buckets):
+    read = [
         build_bucket(
             work=work, bucket=bucket, buckets=buckets, as_of=AS_OF, rules=rules, run_token="t"
-        )
+        )[0].rows
+        for bucket in range(buckets)
+    ]
+    # Each bucket reads its own members' lines and the chained lines, nothing else.
+    assert sum(read) == lines + plan.rows
+    assert all(read[b] >= own.get(b, 0) for b in range(buckets)), (read, own)
     with duckdb.connect(str(work)) as con:
-        merge_buckets(con, work=work, buckets=buckets, as_of=AS_OF, rules=rules, run_token="t")
+        _, inputs = merge_buckets(
+            con, work=work, buckets=buckets, as_of=AS_OF, rules=rules, run_token="t"
+        )
+        assert [i.claim_lines for i in inputs] == read
         con.execute(f"attach '{single}' as single (read_only)")
         tables = _tables(con, "work")
         assert tables == _tables(con, "single")
@@ -120,6 +146,7 @@ def test_buckets_equal_a_single_build_when_claim_chains_cross_members(tmp_path: 
         "chain_two": 0,
     }
     assert not any(bucket_file(work, b).exists() for b in range(buckets))
+    assert not plan_file(work).exists()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.ingest import IngestSettings, ingest_landing
-from pipelines.ingest.quality import quality_in_force, quality_of_table
+from pipelines.ingest.quality import quality_in_force, quality_of_table, rows_of_files
 from pipelines.paths import EXPECTATIONS_DIR
 from tests.ingest_helpers import claim, write_csv
 
@@ -50,6 +50,17 @@ def test_a_second_night_validates_only_its_new_file(con, landing):
     assert second.summary.rows == 5
     # The kept figures add up to what a full pass over every row computes.
     assert second.summary == quality_of_table(con, MEDICAL_CLAIMS)
+
+    # The new file's rows are read from its own Parquet files only.
+    [(new_sha,)] = con.execute(
+        "select file_sha256 from raw.load_ledger where source_file = 'medical_claims_2.csv'"
+    ).fetchall()
+    relation = rows_of_files(con, MEDICAL_CLAIMS, [new_sha])
+    paths = con.execute("select kind, file_sha256, path from raw.raw_files").fetchall()
+    assert [p for _, sha, p in paths if p in relation] == [
+        p for kind, sha, p in paths if sha == new_sha
+    ]
+    assert con.execute(f"select count(*) from {relation}").fetchone() == (3,)
 
     third = quality_in_force(con, MEDICAL_CLAIMS)
     assert (third.files_validated, third.rows_validated, third.summary.rows) == (0, 0, 5)

@@ -3,9 +3,11 @@
 Each file in sql/<layer>/ is an asset keyed <layer>/<name>, with its lineage read from the SQL
 (the dbt-style graph shows in the UI). With one bucket (the default) all run in one step
 against one connection: DuckDB parallelizes inside a query, and one step avoids reopening the
-warehouse twenty times. With B buckets the same assets are built by B bucket steps (one per
-member-hash bucket, in parallel under a multiprocess or cluster executor) and one merge step
-that writes the run's warehouse (pipelines/rules/buckets.py says why that is exact). The
+warehouse twenty times. With B buckets the same assets are built by a plan step (what the
+buckets read, written once by the run's writer), B bucket steps (one per member-hash bucket,
+each reading only its share of the raw layer, in parallel under a multiprocess or cluster
+executor) and one merge step that writes the run's warehouse (pipelines/rules/buckets.py says
+why that is exact). The
 asset keys are the same either way, so the checks and publication do not change.
 """
 
@@ -23,10 +25,18 @@ from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import as_of_partitions
 from pipelines.defs.resources import PipelineSettings
 from pipelines.descriptions import apply_descriptions
-from pipelines.rules.buckets import build_bucket, merge_buckets, split_config
+from pipelines.rules.buckets import (
+    BucketInput,
+    build_bucket,
+    merge_buckets,
+    prepare_buckets,
+    split_config,
+)
 from pipelines.rules.models import Model, ModelResult, build_models, discover_models
 
 MODELS = discover_models()
+# The model whose materialization carries each bucket's raw input (the claim lines it read).
+CLAIM_LINES_MODEL = "staging.stg_medical_claims"
 
 
 def _key(table: str) -> dg.AssetKey:
@@ -94,16 +104,33 @@ def _concurrent_buckets(settings: PipelineSettings) -> int:
     return max(1, min(settings.buckets, os.cpu_count() or 1))
 
 
+def _plan_op(buckets: int) -> dg.OpDefinition:
+    """What every bucket reads besides its raw files, written once by the run's writer."""
+
+    @dg.op(name="rules_bucket_plan", ins={"raw_landing": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing))
+    def _plan(
+        context: dg.OpExecutionContext, settings: PipelineSettings, duckdb: DuckDBResource
+    ) -> None:
+        with duckdb.get_connection() as con:
+            result = prepare_buckets(
+                con, work=settings.work_warehouse, buckets=buckets, run_token=_run_token(context)
+            )
+        context.log.info(f"bucket plan: {result.summary()}")
+
+    return _plan
+
+
 def _bucket_op(bucket: int, buckets: int) -> dg.OpDefinition:
     """Bucket `bucket`: staging and intermediate for its members, in its own DuckDB file.
 
-    It needs only `settings`, not the run's `duckdb` resource: it reads the work warehouse
-    read-only and writes its own file, so parallel buckets never wait on the run's lock.
+    It needs only `settings`, not the run's `duckdb` resource: it reads the plan file and its
+    share of the raw layer's Parquet files, and writes its own file, so parallel buckets never
+    wait on the run's lock, nor the run's other steps on them.
     """
 
     @dg.op(
         name=f"rules_bucket_{bucket:02d}",
-        ins={"raw_landing": dg.In(dg.Nothing), "reference_code_lists": dg.In(dg.Nothing)},
+        ins={"planned": dg.In(dg.Nothing), "reference_code_lists": dg.In(dg.Nothing)},
         out=dg.Out(dg.Nothing),
         tags={"ecm/bucket": str(bucket)},
     )
@@ -138,7 +165,7 @@ def _merge_op(buckets: int) -> dg.OpDefinition:
         as_of = dt.date.fromisoformat(context.partition_key)
         rules = load_rules()
         with duckdb.get_connection() as con:
-            results = merge_buckets(
+            results, inputs = merge_buckets(
                 con,
                 work=settings.work_warehouse,
                 buckets=buckets,
@@ -148,6 +175,8 @@ def _merge_op(buckets: int) -> dg.OpDefinition:
             )
             apply_descriptions(con)
             metadata = [_metadata(con, result, as_of, rules.version) for result in results]
+        claims = next(i for i, r in enumerate(results) if r.table == CLAIM_LINES_MODEL)
+        metadata[claims]["bucket_input_lines"] = _input_metadata(inputs)
         names = {m.table: _output_name(m) for m in MODELS}
         for result, result_metadata in zip(results, metadata, strict=True):
             context.log.info(result.summary())
@@ -156,16 +185,28 @@ def _merge_op(buckets: int) -> dg.OpDefinition:
     return _merge
 
 
+def _input_metadata(inputs: list[BucketInput]) -> dg.MetadataValue:
+    """Each bucket's raw input (claim lines read) and seconds, on the claim lines model's
+    materialization: a bucket reads about 1/B of the lines, plus chained claims' lines."""
+    return dg.MetadataValue.json(
+        {
+            f"{i.bucket:02d}": {"claim_lines": i.claim_lines, "seconds": round(i.seconds, 3)}
+            for i in inputs
+        }
+    )
+
+
 def bucketed_rules_models(buckets: int) -> dg.AssetsDefinition:
     """The same assets as `rules_models`, built by `buckets` bucket steps and a merge step."""
+    plan = _plan_op(buckets)
     merge = _merge_op(buckets)
     bucket_ops = [_bucket_op(b, buckets) for b in range(buckets)]
 
     @dg.graph(name="rules_models", out={_output_name(m): dg.GraphOut() for m in MODELS})
     def rules_graph(raw_landing, reference_code_lists):
+        planned = plan(raw_landing=raw_landing)
         built = [
-            op(raw_landing=raw_landing, reference_code_lists=reference_code_lists)
-            for op in bucket_ops
+            op(planned=planned, reference_code_lists=reference_code_lists) for op in bucket_ops
         ]
         return merge(buckets_built=built)._asdict()
 

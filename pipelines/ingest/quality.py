@@ -22,7 +22,7 @@ from pipelines.contract import FileKind
 from pipelines.ingest.report import QualitySummary
 from pipelines.ingest.validate import literal
 from pipelines.paths import EXPECTATIONS_DIR
-from pipelines.warehouse import RAW_SCHEMA
+from pipelines.warehouse import RAW_SCHEMA, raw_kind_is_table, raw_relation
 
 SUITE_RESULTS_DDL = f"""
 create table if not exists {RAW_SCHEMA}.suite_results (
@@ -95,6 +95,20 @@ def _files_in(shas: list[str], column: str = "_file_sha256") -> str:
     return f"{column} in ({', '.join(literal(s) for s in shas) or 'null'})"
 
 
+def rows_of_files(con: duckdb.DuckDBPyConnection, kind: FileKind, shas: list[str]) -> str:
+    """The raw rows of these landed files: their own Parquet files (raw.raw_files), so a
+    night opens only its new files, not every file the view over the raw layer pins; or
+    raw.<kind> itself in a warehouse whose raw layer is still a table."""
+    if raw_kind_is_table(con, kind.name):
+        return f"{RAW_SCHEMA}.{kind.name}"
+    paths = con.execute(
+        f"select path from {RAW_SCHEMA}.raw_files where kind = ? and "
+        f"{_files_in(shas, 'file_sha256')} order by path",
+        [kind.name],
+    ).fetchall()
+    return raw_relation(kind, [p for (p,) in paths])
+
+
 def quality_in_force(
     con: duckdb.DuckDBPyConnection,
     kind: FileKind,
@@ -132,6 +146,7 @@ def quality_in_force(
             where=_files_in([sha for sha, _ in new]),
             by="_file_sha256",
             counted=row_level,
+            relation=rows_of_files(con, kind, [sha for sha, _ in new]),
         )
         fresh = {sha: counted.get(sha, quality.empty_figures(suite, row_level)) for sha, _ in new}
         _keep(con, kind, suite, new, fresh, [sha for sha, _ in in_force])

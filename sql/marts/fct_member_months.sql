@@ -61,14 +61,34 @@ months as (
         on earlier.months_back = month_ends.months_back + 1
 ),
 
-enrolled_months as (
-    select distinct
+-- Each member's enrolled months as the bits of one number (bit n: month n; a month once,
+-- whatever the spans), so the member's group (outcomes) is joined once per member, not once per
+-- member-month, and members are counted per group and months before the months are spread
+-- out again. uhugeint holds 128 bits: look-backs up to 127 months (a longer one stops the
+-- model with an out-of-range error, never a wrong count).
+enrolled_month_sets as (
+    select
         eligibility.member_id,
-        months.month_number
+        bit_or(cast(1 as uhugeint) << cast(months.month_number as uhugeint)) as month_bits
     from eligibility
     inner join months
         on eligibility.enrollment_start_date <= months.month_end
         and coalesce(eligibility.enrollment_end_date >= months.month_end, true)
+    group by eligibility.member_id
+),
+
+enrolled_by_group as (
+    select
+        outcomes.county,
+        outcomes.plan_code,
+        outcomes.age_group,
+        outcomes.tier,
+        enrolled_month_sets.month_bits,
+        count(*) as members
+    from enrolled_month_sets
+    inner join outcomes
+        on outcomes.member_id = enrolled_month_sets.member_id
+    group by all
 ),
 
 enrolled_events as (
@@ -91,28 +111,46 @@ enrolled_events as (
     )
 ),
 
-member_month_counts as (
+group_month_counts as (
     select
-        member_id,
-        month_number,
-        1 as member_months,
+        enrolled_by_group.county,
+        enrolled_by_group.plan_code,
+        enrolled_by_group.age_group,
+        enrolled_by_group.tier,
+        months.month_number,
+        enrolled_by_group.members as member_months,
         0 as ed_visits,
         0 as avoidable_ed_visits,
         0 as unplanned_hospital_stays,
         0 as unplanned_snf_stays
-    from enrolled_months
+    from enrolled_by_group
+    inner join months
+        on (enrolled_by_group.month_bits >> cast(months.month_number as uhugeint)) & 1 = 1
     union all
     select
-        member_id,
-        month_number,
+        outcomes.county,
+        outcomes.plan_code,
+        outcomes.age_group,
+        outcomes.tier,
+        enrolled_events.month_number,
         0 as member_months,
-        cast(counts_as_ed_visit as integer) as ed_visits,
-        case when counts_as_ed_visit then coalesce(avoidable_weight, 0) else 0 end
-            as avoidable_ed_visits,
-        cast(counts_as_stay and event_type = 'hospital_stay' as integer)
-            as unplanned_hospital_stays,
-        cast(counts_as_stay and event_type = 'snf_stay' as integer) as unplanned_snf_stays
+        cast(enrolled_events.counts_as_ed_visit as integer) as ed_visits,
+        case
+            when enrolled_events.counts_as_ed_visit
+                then coalesce(enrolled_events.avoidable_weight, 0)
+            else 0
+        end as avoidable_ed_visits,
+        cast(
+            enrolled_events.counts_as_stay and enrolled_events.event_type = 'hospital_stay'
+            as integer
+        ) as unplanned_hospital_stays,
+        cast(
+            enrolled_events.counts_as_stay and enrolled_events.event_type = 'snf_stay'
+            as integer
+        ) as unplanned_snf_stays
     from enrolled_events
+    inner join outcomes
+        on outcomes.member_id = enrolled_events.member_id
 ),
 
 grouped as (
@@ -121,24 +159,22 @@ grouped as (
         months.month_number,
         months.month_start,
         months.month_end,
-        outcomes.county,
-        outcomes.plan_code,
-        outcomes.age_group,
-        outcomes.tier,
-        sum(member_month_counts.member_months) as member_months,
-        sum(member_month_counts.ed_visits) as ed_visits,
-        sum(member_month_counts.avoidable_ed_visits) as avoidable_ed_visits,
+        group_month_counts.county,
+        group_month_counts.plan_code,
+        group_month_counts.age_group,
+        group_month_counts.tier,
+        sum(group_month_counts.member_months) as member_months,
+        sum(group_month_counts.ed_visits) as ed_visits,
+        sum(group_month_counts.avoidable_ed_visits) as avoidable_ed_visits,
         sum(
-            member_month_counts.unplanned_hospital_stays
-            + member_month_counts.unplanned_snf_stays
+            group_month_counts.unplanned_hospital_stays
+            + group_month_counts.unplanned_snf_stays
         ) as unplanned_stays,
-        sum(member_month_counts.unplanned_hospital_stays) as unplanned_hospital_stays,
-        sum(member_month_counts.unplanned_snf_stays) as unplanned_snf_stays
-    from member_month_counts
+        sum(group_month_counts.unplanned_hospital_stays) as unplanned_hospital_stays,
+        sum(group_month_counts.unplanned_snf_stays) as unplanned_snf_stays
+    from group_month_counts
     inner join months
-        on months.month_number = member_month_counts.month_number
-    inner join outcomes
-        on outcomes.member_id = member_month_counts.member_id
+        on months.month_number = group_month_counts.month_number
     group by all
 ),
 
