@@ -173,7 +173,7 @@ def child_main(spec_path: str) -> int:
         for bucket, read in (inputs.value if inputs else {}).items():
             models.append(
                 {
-                    "model": "raw claim lines read",
+                    "model": f"bucket {bucket}: staging and intermediate",
                     "step": f"rules_models.rules_bucket_{bucket}",
                     "seconds": float(read["seconds"]),
                     "rows": None,
