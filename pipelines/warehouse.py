@@ -253,14 +253,21 @@ def raw_kind_is_table(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
 
 def refresh_raw_views(con: duckdb.DuckDBPyConnection, kinds: list[str] | None = None) -> None:
     """raw.<kind>: a view over the files raw.raw_files pins for the kind (not a glob, so a
-    reader sees the night it opened, never files a later night is writing)."""
+    reader sees the night it opened, never files a later night is writing).
+
+    Largest file first: DuckDB estimates a file list's rows from its first file, and a small
+    first file (a night's few corrections) made it take 40M claim lines for a few thousand,
+    build its hash tables on them and run out of memory at 1M members (the in-force
+    anti-join, a filtered scan). Largest first errs the other way, which is harmless.
+    """
     for name in kinds or list(FILE_KINDS):
         if raw_kind_is_table(con, name):
             continue
         paths = [
             p
             for (p,) in con.execute(
-                f"select path from {RAW_SCHEMA}.raw_files where kind = ? order by path", [name]
+                f"select path from {RAW_SCHEMA}.raw_files where kind = ? order by rows desc, path",
+                [name],
             ).fetchall()
         ]
         con.execute(
