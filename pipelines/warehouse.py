@@ -39,6 +39,10 @@ LINEAGE_COLUMNS = {
     "_source_row": "BIGINT NOT NULL",
     # Unknown extra columns are kept, not dropped: name -> original text.
     "_extra": "MAP(VARCHAR, VARCHAR)",
+    # DuckDB's hash() of the contract columns, computed when the row is written: a key
+    # delivered again is told a duplicate or a correction from the earlier row's hash alone,
+    # without reading its other columns (the raw layer's _layout.json pins DuckDB's hash).
+    "_row_hash": "UBIGINT",
 }
 
 QUARANTINE_DDL = f"""
