@@ -39,6 +39,10 @@ LINEAGE_COLUMNS = {
     "_source_row": "BIGINT NOT NULL",
     # Unknown extra columns are kept, not dropped: name -> original text.
     "_extra": "MAP(VARCHAR, VARCHAR)",
+    # DuckDB's hash() of the contract columns, computed when the row is written: a key
+    # delivered again is told a duplicate or a correction from the earlier row's hash alone,
+    # without reading its other columns (the raw layer's _layout.json pins DuckDB's hash).
+    "_row_hash": "UBIGINT",
 }
 
 QUARANTINE_DDL = f"""
@@ -253,14 +257,21 @@ def raw_kind_is_table(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
 
 def refresh_raw_views(con: duckdb.DuckDBPyConnection, kinds: list[str] | None = None) -> None:
     """raw.<kind>: a view over the files raw.raw_files pins for the kind (not a glob, so a
-    reader sees the night it opened, never files a later night is writing)."""
+    reader sees the night it opened, never files a later night is writing).
+
+    Largest file first: DuckDB estimates a file list's rows from its first file, and a small
+    first file (a night's few corrections) made it take 40M claim lines for a few thousand,
+    build its hash tables on them and run out of memory at 1M members (the in-force
+    anti-join, a filtered scan). Largest first errs the other way, which is harmless.
+    """
     for name in kinds or list(FILE_KINDS):
         if raw_kind_is_table(con, name):
             continue
         paths = [
             p
             for (p,) in con.execute(
-                f"select path from {RAW_SCHEMA}.raw_files where kind = ? order by path", [name]
+                f"select path from {RAW_SCHEMA}.raw_files where kind = ? order by rows desc, path",
+                [name],
             ).fetchall()
         ]
         con.execute(

@@ -74,11 +74,12 @@ def test_an_empty_kind_is_a_typed_empty_view(tmp_path, landing):
     write_csv(landing / "medical_claims_1.csv", _claims(2))
     con, _ = ingest(tmp_path / "w.duckdb", landing)
     described = con.execute("describe raw.care_management_status").fetchall()
-    assert [row[0] for row in described][-5:] == [
+    assert [row[0] for row in described][-6:] == [
         "_file_sha256",
         "_source_file",
         "_source_row",
         "_extra",
+        "_row_hash",
         "_bucket",
     ]
     assert con.execute("select count(*) from raw.care_management_status").fetchone() == (0,)

@@ -228,7 +228,6 @@ def load_file(
                 "ingest_dup",
                 "ingest_dup_hash",
                 "ingest_same",
-                "ingest_match",
             ):
                 con.execute(f"drop table if exists {table}")
             if source.staged_file is not None:
@@ -539,10 +538,9 @@ def _supersede(
     identical. Earlier deliveries are matched for an accumulating kind (claims) and for an
     incremental snapshot file; a full snapshot replaces the previous delivery whole (see
     raw.files_out_of_force), so it is matched only against files of its own delivery. `mine`
-    is this file's written rows. Earlier rows are read from their Parquet files, key columns
-    first and only within this file's range of the first key column, which lets DuckDB skip
-    their other row groups; whole rows only for the few matches. Returns (corrections,
-    duplicates).
+    is this file's written rows. Earlier rows are read from their Parquet files, their key
+    columns and row hash only, within this file's range of the first key column, which lets
+    DuckDB skip their other row groups. Returns (corrections, duplicates).
     """
     kind = lf.kind
     now = literal(dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "))
@@ -574,33 +572,20 @@ def _supersede(
     earlier = raw_layer.paths_of(con, kind.name, files)
     if not earlier:
         return _superseded_by(con, sha)  # no earlier file in force (e.g. the first delivery)
-    # 1. Matching keys, on narrow columns only (the raw layer can be large).
+    # Matching keys, on narrow columns only (the raw layer can be large): the row hashes tell
+    # a duplicate from a correction without reading the earlier rows' other columns.
     keys = ", ".join(ident(k) for k in kind.key)
     on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
-    in_range = f"{first} between $lo and $hi"
-    con.execute(
-        "create or replace temp table ingest_match as "
-        "select m._source_row as row, o._file_sha256 as o_sha, o._source_row as o_row "
-        f"from (select {keys}, _source_row from {mine}) m "
-        f"join (select {keys}, _file_sha256, _source_row "
-        f"from {raw_relation(kind, earlier)} where {in_range}) o on {on} "
-        f"anti join {RAW_SCHEMA}.superseded_rows s "
-        "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row",
-        {"lo": lo, "hi": hi},
-    )
-    matched = raw_layer.paths_of(con, kind.name, "select distinct o_sha from ingest_match")
-    if not matched:
-        return _superseded_by(con, sha)
-    # 2. The few matched rows compared on their content.
     con.execute(
         f"insert into {RAW_SCHEMA}.superseded_rows select {literal(kind.name)}, "
         f"o._file_sha256, o._source_file, o._source_row, {_key_text(kind, 'o')}, {by}, "
-        f"m._source_row, case when {_same_content(kind, 'm', 'o')} then 'duplicate' "
+        "m._source_row, case when m._row_hash = o._row_hash then 'duplicate' "
         f"else 'correction' end, {now}::timestamp "
-        f"from ingest_match x "
-        f"join {mine} m on m._source_row = x.row "
-        f"join (select * from {raw_relation(kind, matched)} where {in_range}) o "
-        "on o._file_sha256 = x.o_sha and o._source_row = x.o_row",
+        f"from (select {keys}, _source_row, _row_hash from {mine}) m "
+        f"join (select {keys}, _file_sha256, _source_file, _source_row, _row_hash "
+        f"from {raw_relation(kind, earlier)} where {first} between $lo and $hi) o on {on} "
+        f"anti join {RAW_SCHEMA}.superseded_rows s "
+        "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row",
         {"lo": lo, "hi": hi},
     )
     return _superseded_by(con, sha)

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 LAYOUT_FILE = "_layout.json"
 LAYOUT_NAME = "ecm raw layer"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: rows carry _row_hash
 PROBE = "ecm-bucket-probe"
 # Rows a thread gathers before writing them out to the bucket files. DuckDB's default
 # (524,288) held 4.4 GiB of peak RSS writing a 4M-line claims file (100k members); 10,000
@@ -186,17 +186,23 @@ def _write_atomically(path: Path, text: str) -> None:
 def write_rows(
     con: duckdb.DuckDBPyConnection, kind: FileKind, rows: str, sha: str, folder: Path
 ) -> list[RawFile]:
-    """Write `rows` (a relation with raw.<kind>'s columns) as landed file `sha`'s files, one
-    per storage bucket present; a file of the same name (a killed load's) is overwritten."""
+    """Write `rows` (a relation with raw.<kind>'s columns but `_row_hash`, computed here) as
+    landed file `sha`'s files, one per storage bucket present; a file of the same name (a
+    killed load's) is overwritten."""
     target = folder / kind.name
     target.mkdir(parents=True, exist_ok=True)
-    columns = ", ".join(f"cast({ident(n)} as {t}) as {ident(n)}" for n, t in raw_columns(kind))
+    columns = ", ".join(
+        f"cast({ident(n)} as {t}) as {ident(n)}" for n, t in raw_columns(kind) if n != "_row_hash"
+    )
+    content = ", ".join(ident(c.name) for c in kind.columns)
     bucket = f"lpad(cast({bucket_sql()} as varchar), 2, '0')"
     before = con.execute("select current_setting('partitioned_write_flush_threshold')").fetchone()
     con.execute(f"set partitioned_write_flush_threshold = {FLUSH_ROWS}")
     try:
         written = con.execute(
-            f"copy (select {columns}, {bucket} as bucket from {rows}) to {literal(str(target))} "
+            f"copy (select * replace (hash({content}) as _row_hash), {bucket} as bucket "
+            f"from (select {columns}, null::ubigint as _row_hash from {rows})) "
+            f"to {literal(str(target))} "
             f"(format parquet, partition_by (bucket), filename_pattern {literal(sha + '_{i}')}, "
             "overwrite_or_ignore, return_files)"
         ).fetchone()[1]
