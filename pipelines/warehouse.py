@@ -255,28 +255,39 @@ def raw_kind_is_table(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
     )
 
 
-def refresh_raw_views(con: duckdb.DuckDBPyConnection, kinds: list[str] | None = None) -> None:
-    """raw.<kind>: a view over the files raw.raw_files pins for the kind (not a glob, so a
-    reader sees the night it opened, never files a later night is writing).
+def view_paths(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    files: str = f"{RAW_SCHEMA}.raw_files",
+    where: str = "true",
+) -> list[str]:
+    """The Parquet files a view over raw `kind` lists: those of the file list `files` (a
+    table with raw.raw_files' kind, path and rows) matching `where`, largest first.
 
-    Largest file first: DuckDB estimates a file list's rows from its first file, and a small
+    Largest first: DuckDB estimates a file list's rows from its first file, and a small
     first file (a night's few corrections) made it take 40M claim lines for a few thousand,
     build its hash tables on them and run out of memory at 1M members (the in-force
     anti-join, a filtered scan). Largest first errs the other way, which is harmless.
     """
+    return [
+        path
+        for (path,) in con.execute(
+            f"select path from {files} where kind = ? and ({where}) order by rows desc, path",
+            [kind],
+        ).fetchall()
+    ]
+
+
+def refresh_raw_views(con: duckdb.DuckDBPyConnection, kinds: list[str] | None = None) -> None:
+    """raw.<kind>: a view over the files raw.raw_files pins for the kind (not a glob, so a
+    reader sees the night it opened, never files a later night is writing), largest first
+    (view_paths)."""
     for name in kinds or list(FILE_KINDS):
         if raw_kind_is_table(con, name):
             continue
-        paths = [
-            p
-            for (p,) in con.execute(
-                f"select path from {RAW_SCHEMA}.raw_files where kind = ? order by rows desc, path",
-                [name],
-            ).fetchall()
-        ]
         con.execute(
             f"create or replace view {RAW_SCHEMA}.{name} as select * from "
-            f"{raw_relation(FILE_KINDS[name], paths)}"
+            f"{raw_relation(FILE_KINDS[name], view_paths(con, name))}"
         )
 
 

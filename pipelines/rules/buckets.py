@@ -51,7 +51,7 @@ from pipelines.rules.models import (
     materialize,
     prepare,
 )
-from pipelines.warehouse import RAW_SCHEMA, in_force_macros, raw_relation
+from pipelines.warehouse import RAW_SCHEMA, in_force_macros, raw_relation, view_paths
 
 # Built inside each bucket; the marts are built once, by the merge.
 BUCKET_LAYERS = ("staging", "intermediate")
@@ -207,14 +207,9 @@ def attach_bucket_raw(con: duckdb.DuckDBPyConnection, bucket: int, buckets: int)
     files' rows, from raw.raw_files, plus the chained lines from other buckets).
     """
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
-    share = f"kind = ? and bucket % {int(buckets)} = {int(bucket)}"
+    share = f"bucket % {int(buckets)} = {int(bucket)}"
     for name, kind in FILE_KINDS.items():
-        paths = [
-            path
-            for (path,) in con.execute(
-                f"select path from {PLAN}.raw_files where {share} order by path", [name]
-            ).fetchall()
-        ]
+        paths = view_paths(con, name, f"{PLAN}.raw_files", share)
         relation = f"select * from {raw_relation(kind, paths)}"
         if name == CLAIMS:
             relation += (
@@ -228,7 +223,8 @@ def attach_bucket_raw(con: duckdb.DuckDBPyConnection, bucket: int, buckets: int)
     for macro in in_force_macros():
         con.execute(macro)
     own = con.execute(
-        f"select coalesce(sum(rows), 0) from {PLAN}.raw_files where {share}", [CLAIMS]
+        f"select coalesce(sum(rows), 0) from {PLAN}.raw_files where kind = ? and {share}",
+        [CLAIMS],
     ).fetchall()[0][0]
     chained = con.execute(
         f"select count(*) from {PLAN}.chained_lines where rules_bucket = ?", [bucket]
