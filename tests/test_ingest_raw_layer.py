@@ -117,7 +117,7 @@ def test_a_raw_folder_of_another_layout_or_warehouse_is_refused(tmp_path, landin
         ingest_landing(con, landing)
     changed_hash = {**layout, "probe": {**layout["probe"], "hash": "1"}}
     layout_file.write_text(json.dumps(changed_hash))
-    with pytest.raises(RawLayoutError, match="Run with the DuckDB version that wrote it"):
+    with pytest.raises(RawLayoutError, match="Run the release and DuckDB version that wrote it"):
         ingest_landing(con, landing)
     layout_file.write_text(json.dumps(layout))
     con.close()

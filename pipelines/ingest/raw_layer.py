@@ -156,16 +156,16 @@ def _checked_layout(
     except (OSError, ValueError) as e:
         raise RawLayoutError(f"{path} cannot be read ({e}); restore it from a backup") from None
     differs = [
-        f"{key}: the folder has {found.get(key)!r}, this DuckDB {expected[key]!r}"
+        f"{key}: the folder has {found.get(key)!r}, this run expects {expected[key]!r}"
         for key in ("layout", "version", "buckets", "bucket_of", "probe")
         if found.get(key) != expected[key]
     ]
     if differs:
         raise RawLayoutError(
-            f"raw folder {folder} was written with another layout ({'; '.join(differs)}). "
-            "Its rows' buckets would not match the ones this run computes. Run with the "
-            "DuckDB version that wrote it, or load the landing history again into a new "
-            "raw folder (ECM_RAW_DIR) with a new warehouse."
+            f"raw folder {folder} was written with another layout ({'; '.join(differs)}): "
+            "its files and the rows this run would add could not be read together. Run the "
+            "release and DuckDB version that wrote it, or load the landing history again "
+            "into a new raw folder (ECM_RAW_DIR) with a new warehouse."
         )
     if recorded is None or found.get("warehouse_id") != recorded["warehouse_id"]:
         raise RawLayoutError(
