@@ -3,8 +3,9 @@
 Three proofs here: hand-built members whose claim chains cross members and buckets (the one
 place the SQL is not per member); the real Dagster job on data/sample with 4 buckets,
 publishing the same bytes as a single run; and a second night of corrections and a new
-eligibility snapshot, so what is in force reaches every bucket. tests/test_cli.py runs 2 buckets under Dagster's
-multiprocess executor (ECM_EXECUTOR), each step in its own process, from the command line.
+eligibility snapshot, so what is in force reaches every bucket. tests/test_cli.py runs 2
+buckets under Dagster's multiprocess executor (ECM_EXECUTOR), each step in its own process,
+from the command line.
 """
 
 from __future__ import annotations
