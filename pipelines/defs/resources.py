@@ -11,7 +11,7 @@ from pydantic import ValidationError, field_validator
 from pipelines.defs.jobs import EXECUTORS
 from pipelines.defs.warehouse_resource import RunWarehouse
 from pipelines.paths import EXPECTATIONS_DIR, ROOT, SAMPLE_DIR
-from pipelines.warehouse import RAW_BUCKETS, STORAGE_CONFIG
+from pipelines.warehouse import CONNECTION_CONFIG, RAW_BUCKETS
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -68,10 +68,10 @@ class PipelineSettings(dg.ConfigurableResource):
         return threads
 
     def duckdb_config(self) -> dict[str, object]:
-        """The config of every DuckDB connection of the run: its limits, and the storage
-        version the analysts' CLI reads."""
+        """The config of every DuckDB connection of the run: its limits, the storage version
+        the analysts' CLI reads, the planner's join sides (pipelines/warehouse.py)."""
         return {
-            **STORAGE_CONFIG,
+            **CONNECTION_CONFIG,
             "memory_limit": self.duckdb_memory_limit,
             "threads": self.duckdb_threads or len(os.sched_getaffinity(0)),
         }
