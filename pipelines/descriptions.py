@@ -30,6 +30,7 @@ from pipelines.ingest.validate import ident, literal
 from pipelines.paths import SQL_DIR
 from pipelines.published_files import PUBLISHED_FILES
 from pipelines.rules.models import Model
+from pipelines.warehouse import transaction
 
 DESCRIPTIONS_DIR = SQL_DIR / "descriptions"
 SHARED_FILE = "columns.toml"
@@ -124,14 +125,9 @@ def apply_descriptions(
         if text:
             name = ".".join(ident(part) for part in [*table.split("."), column])
             statements.append(f"comment on column {name} is {literal(text)}")
-    con.begin()
-    try:
+    with transaction(con):
         for statement in statements:
             con.execute(statement)
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
     return len(statements)
 
 

@@ -21,7 +21,7 @@ from pipelines.config import GateConfig
 from pipelines.ingest.validate import literal
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
-from pipelines.warehouse import RAW_SCHEMA, set_variables
+from pipelines.warehouse import RAW_SCHEMA, set_variables, transaction
 
 GATES_SQL = SQL_DIR / "gates"
 LANDED = ("loaded", "loaded_with_quarantine", "already_loaded")
@@ -328,8 +328,7 @@ def record_gates(
     re-execution) replaces its rows."""
     con.execute(NIGHT_GATES_DDL)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.begin()
-    try:
+    with transaction(con):
         con.execute(
             f"delete from {RAW_SCHEMA}.night_gates where run_id = ? and list_contains(?, gate)",
             [run_id, sorted({r.gate for r in results})],
@@ -342,10 +341,6 @@ def record_gates(
                 for r in results
             ],
         )  # fmt: skip
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def failure_text(results: list[GateResult]) -> str:

@@ -31,7 +31,7 @@ from pipelines.faults import failpoint
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.published_files import LIST_SEPARATOR, PUBLISHED_FILES, PublishedFile
-from pipelines.warehouse import run_sql_file, set_variables
+from pipelines.warehouse import run_sql_file, set_variables, transaction
 
 PUBLISH_SQL = SQL_DIR / "publish"
 LATEST = "latest"
@@ -81,8 +81,7 @@ def fill_history_summaries(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()
     if not (empty and listed):
         return
-    con.begin()
-    try:
+    with transaction(con):
         con.execute(
             "insert into history.first_listed select member_id, min(as_of) "
             "from history.published_candidates group by member_id"
@@ -92,22 +91,13 @@ def fill_history_summaries(con: duckdb.DuckDBPyConnection) -> None:
             "insert into history.published_tiers select as_of, tier, count(*) "
             "from history.published_candidates group by as_of, tier"
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def record_history(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> None:
     """Remember what this date published, so the next date can tell new from continuing;
     the summaries (first_listed, published_tiers) change with it, in one transaction."""
-    con.begin()
-    try:
+    with transaction(con):
         _replace_history(con, as_of, run_id)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def _replace_history(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> None:

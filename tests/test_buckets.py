@@ -1,9 +1,11 @@
 """Member-hash buckets give exactly the single run's results (issue 5).
 
-Two proofs here: hand-built members whose claim chains cross members and buckets (the one
+Three proofs here: hand-built members whose claim chains cross members and buckets (the one
 place the SQL is not per member); the real Dagster job on data/sample with 4 buckets,
-publishing the same bytes as a single run. tests/test_cli.py runs 2 buckets under Dagster's
-multiprocess executor (ECM_EXECUTOR), each step in its own process, from the command line.
+publishing the same bytes as a single run; and a second night of corrections and a new
+eligibility snapshot, so what is in force reaches every bucket. tests/test_cli.py runs 2
+buckets under Dagster's multiprocess executor (ECM_EXECUTOR), each step in its own process,
+from the command line.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.config import load_rules
+from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.defs.rules_assets import MODELS
 from pipelines.rules.buckets import (
     bucket_file,
@@ -27,6 +31,7 @@ from pipelines.rules.buckets import (
 )
 from tests.builders import AS_OF, NOT_AVOIDABLE_DX, RawBuilder, build, write_raw
 from tests.conftest import Deployment
+from tests.test_cli import Night, small_plan
 from tests.test_rules_members import scenarios
 
 PUBLISHED = ("candidates.parquet", "candidates.csv", "evidence.parquet", "exclusions.parquet")
@@ -167,3 +172,47 @@ def test_bucketed_run_publishes_the_same_bytes_as_a_single_run(
         assert _sha(bucketed_run.out / "latest" / name) == _sha(single), name
     leftovers = sorted(p.name for p in bucketed_run.warehouse.parent.glob("*.bucket-*"))
     assert leftovers == [], "the merge removes the bucket files"
+
+
+def test_a_bucketed_night_after_corrections_and_a_new_snapshot_equals_a_single_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """What is in force (superseded rows, the latest eligibility snapshot) reaches every
+    bucket: night 2 corrects two of H000's five visits to a non-avoidable diagnosis and
+    delivers an eligibility snapshot in which H002 is in ECM."""
+    plan = small_plan(high=3, others=3)
+    frames = plan.frames()
+    claims, eligibility = frames[MEDICAL_CLAIMS.name], frames[ELIGIBILITY.name]
+    h000 = claims.filter(pl.col("member_id") == "H000").sort("service_from_date").head(2)
+    in_ecm = pl.when(pl.col("member_id") == "H002").then(True).otherwise(pl.col("in_ecm"))
+    published = {}
+    for name, buckets in (("single", "1"), ("bucketed", "4")):
+        monkeypatch.setenv("ECM_BUCKETS", buckets)
+        night = Night(tmp_path / name)
+        night.write(plan)
+        assert night.run("2026-11-20") == 0
+        h000.with_columns(principal_diagnosis_code=pl.lit(NOT_AVOIDABLE_DX)).write_csv(
+            night.landing / "medical_claims_2.csv"
+        )
+        (night.landing / "eligibility_1.csv").unlink()
+        eligibility.with_columns(in_ecm=in_ecm).write_csv(night.landing / "eligibility_2.csv")
+        assert night.run("2026-11-21") == 0
+        published[name] = {
+            file: (night.out / "latest" / file).read_bytes()
+            for file in ("candidates.csv", "exclusions.csv", "dropped.csv")
+        }
+        with duckdb.connect(str(night.warehouse), read_only=True) as con:
+            corrected = con.execute(
+                "select count(*) from raw.superseded_rows where reason = 'correction'"
+            ).fetchall()
+            tiers = dict(con.execute("select member_id, tier from marts.fct_candidates").fetchall())
+            excluded = dict(
+                con.execute(
+                    "select member_id, exclusion_reason from marts.fct_exclusions"
+                ).fetchall()
+            )
+        assert corrected == [(2,)]
+        # H000 has 3 avoidable visits left: off the list's High tier; H002 is now in ECM.
+        assert tiers.get("H000") != "High" and tiers["H001"] == "High", tiers
+        assert "H002" in excluded and "H002" not in tiers, excluded
+    assert published["bucketed"] == published["single"]

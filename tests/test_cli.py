@@ -24,6 +24,7 @@ from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.defs.partitions import today_pacific
 from pipelines.defs.resources import make_resources
 from pipelines.paths import EXPECTATIONS_DIR
+from pipelines.warehouse import CONNECTION_CONFIG
 from tests.builders import RawBuilder
 
 
@@ -212,7 +213,7 @@ def test_settings_come_from_the_environment_then_the_flags(monkeypatch, tmp_path
     assert (settings.max_tier_change_percent, settings.allow_tier_change) == (60.0, False)
     # Every DuckDB connection of the run is configured from the same settings.
     assert settings.duckdb_config() == {
-        "storage_compatibility_version": "v1.5.0",
+        **CONNECTION_CONFIG,
         "memory_limit": "700MB",
         "threads": 3,
     }

@@ -22,7 +22,7 @@ from pipelines.contract import FileKind
 from pipelines.ingest.report import QualitySummary
 from pipelines.ingest.validate import literal
 from pipelines.paths import EXPECTATIONS_DIR
-from pipelines.warehouse import RAW_SCHEMA, raw_kind_is_table, raw_relation
+from pipelines.warehouse import RAW_SCHEMA, raw_kind_is_table, raw_relation, transaction
 
 SUITE_RESULTS_DDL = f"""
 create table if not exists {RAW_SCHEMA}.suite_results (
@@ -192,8 +192,7 @@ def _keep(
     (they would be recomputed anyway) and those of files no longer in force (a replaced
     snapshot never returns), in one transaction."""
     row_level = suite.counted(whole_table=False)
-    con.begin()
-    try:
+    with transaction(con):
         con.execute(
             f"delete from {RAW_SCHEMA}.suite_results where kind = ? "
             f"and (suite_key <> ? or not {_files_in(in_force, 'file_sha256')} "
@@ -216,10 +215,6 @@ def _keep(
                 for sha, name in files
             ],
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def _summary(summary: quality.ValidationSummary) -> QualitySummary:

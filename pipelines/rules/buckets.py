@@ -122,8 +122,13 @@ def prepare_buckets(
             f"create table {PLAN}.raw_files as "
             f"select kind, bucket, path, rows from {RAW_SCHEMA}.raw_files"
         )
-        for table in ("load_ledger", "superseded_rows"):
-            con.execute(f"create table {PLAN}.{table} as select * from {RAW_SCHEMA}.{table}")
+        # What raw.rows_in_force reads of them (in_force_macros): superseded rows grow with
+        # every night's corrections, so only their keys travel.
+        con.execute(f"create table {PLAN}.load_ledger as select * from {RAW_SCHEMA}.load_ledger")
+        con.execute(
+            f"create table {PLAN}.superseded_rows as "
+            f"select file_sha256, source_row from {RAW_SCHEMA}.superseded_rows"
+        )
         _write_chained_lines(con, buckets)
         con.execute(
             f"create table {PLAN}.{META_TABLE} as select ? as buckets, ? as run_token, ? as probe",
