@@ -14,7 +14,7 @@ import duckdb
 
 from pipelines.contract import FileKind
 from pipelines.ingest.validate import literal, rule_sql
-from pipelines.warehouse import NIGHT_ROW_COUNTS, RAW_SCHEMA
+from pipelines.warehouse import NIGHT_ROW_COUNTS, RAW_SCHEMA, transaction
 
 # raw.night_files columns in the order record_night writes them.
 NIGHT_FILE_COLUMNS = (
@@ -57,10 +57,9 @@ def already_loaded(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
     if row is None:
         return None
     if row[1]:
-        con.begin()
-        con.execute(f"delete from {RAW_SCHEMA}.quarantine where file_sha256 = ?", [sha256])
-        con.execute(f"delete from {RAW_SCHEMA}.load_ledger where file_sha256 = ?", [sha256])
-        con.commit()
+        with transaction(con):
+            con.execute(f"delete from {RAW_SCHEMA}.quarantine where file_sha256 = ?", [sha256])
+            con.execute(f"delete from {RAW_SCHEMA}.load_ledger where file_sha256 = ?", [sha256])
         return None
     return row[0]
 
@@ -87,8 +86,7 @@ def record_night(
     """Tonight's state of every landing entry (raw.night_files); a rerun of the same run id
     replaces its rows."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.begin()
-    try:
+    with transaction(con):
         con.execute(f"delete from {RAW_SCHEMA}.night_files where run_id = ?", [run_id])
         if rows:
             con.executemany(
@@ -96,10 +94,6 @@ def record_night(
                 f"values ({', '.join('?' for _ in NIGHT_FILE_COLUMNS)})",
                 [[as_of, run_id, *row, now] for row in rows],
             )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def record(

@@ -47,7 +47,7 @@ from pipelines.ingest.quality import quality_of_file
 from pipelines.ingest.report import FileRejected, FileResult, IngestReport, SkippedFile
 from pipelines.ingest.stage import StagedSource, stage
 from pipelines.ingest.validate import checked_sql, ident, literal
-from pipelines.warehouse import RAW_SCHEMA, raw_relation, refresh_raw_views
+from pipelines.warehouse import RAW_SCHEMA, raw_relation, refresh_raw_views, transaction
 
 log = logging.getLogger(__name__)
 
@@ -185,27 +185,25 @@ def load_file(
     written: list[str] = []
     try:
         source = stage(con, lf, stage_dir)
-        con.begin()
         try:
-            with _insertion_order_free(con):
-                counts = _load_staged(
-                    con,
-                    lf,
-                    sha,
-                    source,
-                    fast_path,
-                    delivery_seq,
-                    raw_layer.resolve_raw_dir(con, raw_dir),
-                    written,
-                )
-            if before_commit is not None:
-                before_commit(lf.path)
-            failpoint("ingest.file_loaded")
-            _raise_if_changed(lf, seen)
-            con.commit()
+            with transaction(con):
+                with _insertion_order_free(con):
+                    counts = _load_staged(
+                        con,
+                        lf,
+                        sha,
+                        source,
+                        fast_path,
+                        delivery_seq,
+                        raw_layer.resolve_raw_dir(con, raw_dir),
+                        written,
+                    )
+                if before_commit is not None:
+                    before_commit(lf.path)
+                failpoint("ingest.file_loaded")
+                _raise_if_changed(lf, seen)
         except BaseException:
-            con.rollback()
-            raw_layer.remove_files(written)
+            raw_layer.remove_files(written)  # the files of a load that did not commit
             raise
         failpoint("ingest.file_committed")
     except (FileRejected, duckdb.Error) as e:
@@ -318,8 +316,7 @@ def _record_rejection(
     column: str | None,
 ) -> None:
     """A rejected file: its ledger row and one file-level quarantine row (source_row 0)."""
-    con.begin()
-    try:
+    with transaction(con):
         con.execute(
             f"insert into {RAW_SCHEMA}.quarantine values (?, ?, ?, 0, ?, null, ?, null)",
             [sha, lf.name, lf.kind.name, column, reason],
@@ -336,10 +333,6 @@ def _record_rejection(
             rows_loaded=0,
             rows_quarantined=0,
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def _load_staged(

@@ -38,6 +38,7 @@ from pipelines.warehouse import (
     raw_kind_is_table,
     raw_relation,
     refresh_raw_views,
+    transaction,
 )
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,7 @@ def open_raw_layer(con: duckdb.DuckDBPyConnection, raw_dir: str | Path | None = 
     folder = resolve_raw_dir(con, raw_dir)
     recorded = con.execute(f"select raw_dir, layout from {RAW_SCHEMA}.raw_layout").fetchone()
     layout = _checked_layout(con, folder, json.loads(recorded[1]) if recorded else None)
-    con.begin()
-    try:
+    with transaction(con):
         con.execute(f"delete from {RAW_SCHEMA}.raw_layout")
         con.execute(
             f"insert into {RAW_SCHEMA}.raw_layout values (?, ?)",
@@ -117,21 +117,12 @@ def open_raw_layer(con: duckdb.DuckDBPyConnection, raw_dir: str | Path | None = 
                 "where starts_with(path, ?)",
                 [str(folder), len(recorded[0]) + 1, recorded[0]],
             )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     removed = remove_orphans(con, folder)
     if removed:
         log.warning("removed %d raw file(s) no committed load lists (a killed load's)", removed)
     _migrate_tables(con, folder)
-    con.begin()
-    try:
+    with transaction(con):
         refresh_raw_views(con)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return folder
 
 
@@ -321,21 +312,19 @@ def _migrate_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
             ).fetchall()
         ]
         written: list[RawFile] = []
-        con.begin()
         try:
-            for sha in shas:
-                rows = (
-                    f"(select {select} from {RAW_SCHEMA}.{name} "
-                    f"where _file_sha256 = {literal(sha)})"
-                )
-                files = write_rows(con, kind, rows, sha, folder)
-                written += files
-                register(con, name, sha, files)
-            con.execute(f"drop table {RAW_SCHEMA}.{name}")
-            refresh_raw_views(con, [name])
-            con.commit()
+            with transaction(con):
+                for sha in shas:
+                    rows = (
+                        f"(select {select} from {RAW_SCHEMA}.{name} "
+                        f"where _file_sha256 = {literal(sha)})"
+                    )
+                    files = write_rows(con, kind, rows, sha, folder)
+                    written += files
+                    register(con, name, sha, files)
+                con.execute(f"drop table {RAW_SCHEMA}.{name}")
+                refresh_raw_views(con, [name])
         except BaseException:
-            con.rollback()
             remove_files([f.path for f in written])
             raise
         log.warning(
