@@ -566,7 +566,10 @@ def _supersede(
     if not earlier:
         return _superseded_by(con, sha)  # no earlier file in force (e.g. the first delivery)
     # Matching keys, on narrow columns only (the raw layer can be large): the row hashes tell
-    # a duplicate from a correction without reading the earlier rows' other columns.
+    # a duplicate from a correction without reading the earlier rows' other columns. The
+    # earlier rows are the join's left (probe) side and this file's the right (build) side:
+    # warehouse connections keep the SQL's join sides (warehouse.PLANNER_CONFIG), and the
+    # hash table must hold the delivery, not the history.
     keys = ", ".join(ident(k) for k in kind.key)
     on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
     con.execute(
@@ -574,9 +577,9 @@ def _supersede(
         f"o._file_sha256, o._source_file, o._source_row, {_key_text(kind, 'o')}, {by}, "
         "m._source_row, case when m._row_hash = o._row_hash then 'duplicate' "
         f"else 'correction' end, {now}::timestamp "
-        f"from (select {keys}, _source_row, _row_hash from {mine}) m "
-        f"join (select {keys}, _file_sha256, _source_file, _source_row, _row_hash "
-        f"from {raw_relation(kind, earlier)} where {first} between $lo and $hi) o on {on} "
+        f"from (select {keys}, _file_sha256, _source_file, _source_row, _row_hash "
+        f"from {raw_relation(kind, earlier)} where {first} between $lo and $hi) o "
+        f"join (select {keys}, _source_row, _row_hash from {mine}) m on {on} "
         f"anti join {RAW_SCHEMA}.superseded_rows s "
         "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row",
         {"lo": lo, "hi": hi},
