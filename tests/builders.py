@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import itertools
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pipelines.contract import (
     FileKind,
 )
 from pipelines.ingest.raw_layer import open_raw_layer, replace_rows
+from pipelines.paths import EXPECTATIONS_DIR
 from pipelines.rules.models import build_models
 from pipelines.warehouse import create_raw_schema
 
@@ -276,3 +278,20 @@ def mart_rows(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, dict[str,
     """A member-keyed mart as {member_id: row}."""
     frame = query(con, f"select * from {table}")
     return {row["member_id"]: row for row in frame.iter_rows(named=True)}
+
+
+def stricter_suites(folder: Path, suite: str, column: str, value_set: list[str]) -> Path:
+    """A copy of expectations/ in `folder` whose `suite` also requires `column` in
+    `value_set` (a plan's stricter suites, ECM_EXPECTATIONS_DIR)."""
+    shutil.copytree(EXPECTATIONS_DIR, folder)
+    path = folder / f"{suite}.json"
+    spec = json.loads(path.read_text())
+    spec["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": column, "value_set": value_set},
+            "meta": {},
+        }
+    )
+    path.write_text(json.dumps(spec))
+    return folder

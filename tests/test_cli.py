@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -23,9 +21,8 @@ from pipelines.cli import build_parser, main, settings_from_args
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.defs.partitions import today_pacific
 from pipelines.defs.resources import make_resources
-from pipelines.paths import EXPECTATIONS_DIR
 from pipelines.warehouse import CONNECTION_CONFIG
-from tests.builders import RawBuilder
+from tests.builders import RawBuilder, stricter_suites
 
 
 class Night:
@@ -324,17 +321,7 @@ def test_missing_eligibility_publishes_no_list(tmp_path, capfd):
 
 def test_a_failing_suite_names_expectation_figure_and_rows_last(tmp_path, capfd, monkeypatch):
     """A stricter suite (ECM_EXPECTATIONS_DIR, as a plan would point it) that two rows fail."""
-    strict = tmp_path / "suites"
-    shutil.copytree(EXPECTATIONS_DIR, strict)
-    suite = json.loads((strict / "raw_eligibility.json").read_text())
-    suite["expectations"].append(
-        {
-            "type": "expect_column_values_to_be_in_set",
-            "kwargs": {"column": "county", "value_set": ["Alameda"]},
-            "meta": {},
-        }
-    )
-    (strict / "raw_eligibility.json").write_text(json.dumps(suite))
+    strict = stricter_suites(tmp_path / "suites", "raw_eligibility", "county", ["Alameda"])
     night = Night(tmp_path / "d")
     plan = small_plan()
     plan.eligibility[1]["county"] = "Fresno"

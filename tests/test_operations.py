@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,8 +17,8 @@ from pipelines.defs import build_definitions
 from pipelines.defs.jobs import NIGHTLY_JOB
 from pipelines.defs.resources import PipelineSettings
 from pipelines.defs.sensors import landing_sensor, previous_day
-from pipelines.paths import EXPECTATIONS_DIR
 from pipelines.runner import failed_checks
+from tests.builders import stricter_suites
 from tests.conftest import SAMPLE_AS_OF, Deployment
 
 
@@ -59,17 +58,7 @@ def test_failing_expectation_blocks_publication_and_keeps_the_previous(
     deployment = sample_run.copy_to(tmp_path / "d")
     before = (deployment.out / "latest").resolve()
     before_manifest = (before / "manifest.json").read_bytes()
-    strict = tmp_path / "strict_suites"
-    shutil.copytree(EXPECTATIONS_DIR, strict)
-    suite = json.loads((strict / "pub_candidates.json").read_text())
-    suite["expectations"].append(
-        {
-            "type": "expect_column_values_to_be_in_set",
-            "kwargs": {"column": "tier", "value_set": ["High"]},
-            "meta": {},
-        }
-    )
-    (strict / "pub_candidates.json").write_text(json.dumps(suite))
+    strict = stricter_suites(tmp_path / "strict_suites", "pub_candidates", "tier", ["High"])
 
     result = deployment.run(expectations_dir=str(strict))
 

@@ -16,6 +16,7 @@ from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.ingest import IngestSettings, ingest_landing
 from pipelines.ingest.quality import quality_in_force, quality_of_table, rows_of_files
 from pipelines.paths import EXPECTATIONS_DIR
+from tests.builders import stricter_suites
 from tests.ingest_helpers import claim, write_csv
 
 ELIGIBILITY_HEADER = ["member_id", "enrollment_start_date", "birth_date"]
@@ -68,21 +69,11 @@ def test_a_second_night_validates_only_its_new_file(con, landing):
 
 
 def test_a_changed_suite_validates_every_file_again(con, landing, tmp_path):
-    suites = tmp_path / "suites"
-    shutil.copytree(EXPECTATIONS_DIR, suites)
     _night(con, landing, {"medical_claims_1.csv": _lines("C1", 2)})
     _night(con, landing, {"medical_claims_2.csv": _lines("C2", 3, revenue_code="0451")})
-    assert quality_in_force(con, MEDICAL_CLAIMS, suites).files_validated == 2
+    assert quality_in_force(con, MEDICAL_CLAIMS).files_validated == 2
 
-    suite = json.loads((suites / "raw_medical_claims.json").read_text())
-    suite["expectations"].append(
-        {
-            "type": "expect_column_values_to_be_in_set",
-            "kwargs": {"column": "revenue_code", "value_set": ["0450"]},
-            "meta": {},
-        }
-    )
-    (suites / "raw_medical_claims.json").write_text(json.dumps(suite))
+    suites = stricter_suites(tmp_path / "suites", "raw_medical_claims", "revenue_code", ["0450"])
     changed = quality_in_force(con, MEDICAL_CLAIMS, suites)
     assert (changed.files_validated, changed.rows_validated) == (2, 5)
     assert not changed.summary.success
