@@ -1,12 +1,16 @@
-"""The model runner: discovery order, and a model reading a later layer is refused."""
+"""The model runner: discovery order, a model reading a later layer is refused, and a
+rebuilt table reuses the blocks of the table it replaces."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from pipelines.rules.models import LAYERS, discover_models
+from pipelines.config import load_rules
+from pipelines.rules.models import LAYERS, build_models, discover_models
+from pipelines.warehouse import connect
 
 
 def test_models_run_layer_by_layer_after_what_they_read() -> None:
@@ -39,3 +43,46 @@ def test_a_model_reading_a_later_layer_is_refused(tmp_path: Path) -> None:
     (tmp_path / "marts" / "fct_y.sql").write_text("select 1 as a")
     with pytest.raises(ValueError, match="later layer"):
         discover_models(tmp_path)
+
+
+def _blocks(path: Path) -> int:
+    with connect(path, read_only=True) as con:
+        return con.execute("select total_blocks from pragma_database_size()").fetchone()[0]
+
+
+def test_a_rebuilt_table_reuses_last_nights_blocks(tmp_path: Path) -> None:
+    """Night after night the file holds the model's table once, not once per rebuild: its
+    old blocks are freed (dropped, checkpointed) before tonight's are written."""
+    sql = tmp_path / "sql"
+    (sql / "intermediate").mkdir(parents=True)
+    (sql / "intermediate" / "int_big.sql").write_text(
+        "-- int_big\n-- A table big enough to see in the file's blocks.\n"
+        "select range as id, md5(range::varchar) as text from range(600000)\n"
+    )
+    work = tmp_path / "ecm.work.duckdb"
+    blocks = []
+    for night in range(3):
+        with connect(work) as con:
+            [result] = build_models(con, date(2026, 11, 21 + night), load_rules(), sql_dir=sql)
+            table_blocks = con.execute(
+                "select count(distinct block_id) from pragma_storage_info('intermediate.int_big') "
+                "where block_id >= 0"
+            ).fetchone()[0]
+        assert result.rows == 600_000
+        blocks.append(_blocks(work))
+    assert table_blocks > 20  # the table is a large part of the file
+    # Without the drop, the second night adds the table's blocks again (and keeps them).
+    assert blocks[2] - blocks[0] < table_blocks / 4, (blocks, table_blocks)
+
+
+def test_a_model_whose_table_became_a_view_is_not_dropped_as_a_table(tmp_path: Path) -> None:
+    (tmp_path / "intermediate").mkdir()
+    model = tmp_path / "intermediate" / "int_x.sql"
+    model.write_text("-- int_x\n-- One row.\nselect 1 as a\n")
+    with connect(tmp_path / "w.duckdb") as con:
+        build_models(con, date(2026, 11, 21), load_rules(), sql_dir=tmp_path)
+        model.write_text("-- int_x\n-- materialized: view\n-- One row.\nselect 2 as a\n")
+        build_models(con, date(2026, 11, 22), load_rules(), sql_dir=tmp_path)
+        model.write_text("-- int_x\n-- One row.\nselect 3 as a\n")
+        build_models(con, date(2026, 11, 23), load_rules(), sql_dir=tmp_path)
+        assert con.execute("select a from intermediate.int_x").fetchall() == [(3,)]

@@ -32,7 +32,13 @@ from pipelines.rules.buckets import (
     prepare_buckets,
     split_config,
 )
-from pipelines.rules.models import Model, ModelResult, build_models, discover_models
+from pipelines.rules.models import (
+    Model,
+    ModelResult,
+    build_models,
+    discover_models,
+    drop_model_tables,
+)
 
 MODELS = discover_models()
 # The model whose materialization carries each bucket's raw input (the claim lines it read).
@@ -165,6 +171,7 @@ def _merge_op(buckets: int) -> dg.OpDefinition:
         as_of = dt.date.fromisoformat(context.partition_key)
         rules = load_rules()
         with duckdb.get_connection() as con:
+            drop_model_tables(con, MODELS)
             results, inputs = merge_buckets(
                 con,
                 work=settings.work_warehouse,

@@ -179,6 +179,31 @@ def materialize(
     return con.execute(f"select count(*) from {model.table}").fetchall()[0][0]
 
 
+def drop_model_tables(con: duckdb.DuckDBPyConnection, models: list[Model]) -> None:
+    """Drop the tables of the models about to be rebuilt, then checkpoint.
+
+    Why: DuckDB frees a replaced table's blocks only at a checkpoint, so `create or replace`
+    alone builds tonight's tables beside last night's, and the work file (which publication
+    copies for analysts) held the rules' tables twice after the second night (506 MiB for 263
+    MiB of tables at 1M members). Dropped and checkpointed first, tonight's tables reuse
+    last night's blocks: at 100k members the file stays at 42.8 MiB night after night instead
+    of 49.8 MiB. The work file is the run's own (analysts read their copy), so a night that
+    fails between the drop and the rebuild only leaves the next run more to rebuild.
+    """
+    existing = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database()"
+        ).fetchall()
+    }
+    dropped = [m.table for m in models if m.materialized == "table" and m.table in existing]
+    for table in dropped:
+        con.execute(f"drop table {table}")
+    if dropped:
+        con.execute("checkpoint")
+
+
 def build_models(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
@@ -194,10 +219,10 @@ def build_models(
     the build to the first layers (a member bucket builds staging and intermediate only).
     """
     prepare(con, as_of, rules)
+    models = [model for model in discover_models(sql_dir) if model.layer in layers]
+    drop_model_tables(con, models)
     results = []
-    for model in discover_models(sql_dir):
-        if model.layer not in layers:
-            continue
+    for model in models:
         started = time.perf_counter()
         rows = materialize(con, model)
         results.append(ModelResult(model.table, rows, time.perf_counter() - started))
