@@ -7,11 +7,15 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+from pipelines import claim_member_lines
 from pipelines.accounting import night_accounting
+from pipelines.claim_member_lines import rows_in_force_count
 from pipelines.config import load_gates
 from pipelines.gates import (
+    GATES_SQL,
     GateResult,
     TierOverride,
+    _percent,
     landing_gates,
     record_gates,
     tier_change_gate,
@@ -174,6 +178,109 @@ def test_claims_of_members_missing_from_eligibility_above_the_limit(con, landing
     assert [
         r.passed for r in landing_gates(con, "r1", looser) if r.gate == "claims_members_known"
     ] == [True]
+
+
+def _unknown_lines_from_every_line(con) -> tuple[int, int]:
+    """The gate's figures counted from every claim line in force (unknown_members.sql)."""
+    by_file = con.execute((GATES_SQL / "unknown_members.sql").read_text()).fetchall()
+    return sum(n for _, n, _ in by_file), sum(u for _, _, u in by_file)
+
+
+def _kept_against_every_line(con) -> list[tuple]:
+    """Members whose kept count differs from their lines in force (none when exact)."""
+    return con.execute(
+        "select member_id, k.lines, l.lines from raw.claim_member_lines k "
+        "full join (select member_id, count(*) as lines from raw.rows_in_force('medical_claims') "
+        "group by member_id) l using (member_id) where k.lines is distinct from l.lines"
+    ).fetchall()
+
+
+def test_claims_members_known_judges_every_line_in_force_night_after_night(
+    con, tmp_path, monkeypatch
+):
+    """The counts kept per member follow corrections (even one that moves a line to another
+    member), new claims, and eligibility snapshots that drop or restore a member: each night
+    the gate's figure is the one counted from every line in force, and after the first night
+    only tonight's files are read to keep the counts (no rebuild from every line)."""
+    rebuilds = []
+    rebuild = claim_member_lines._rebuild
+    monkeypatch.setattr(
+        claim_member_lines, "_rebuild", lambda *a: rebuilds.append(1) or rebuild(*a)
+    )
+
+    def nightly(folder: str, files: dict[str, tuple[list[dict], list[str] | None]]) -> GateResult:
+        landing = tmp_path / folder
+        landing.mkdir()
+        for name, (rows, header) in files.items():
+            write_csv(landing / name, rows, header)
+        [known] = night(con, landing, folder)["claims_members_known"]
+        assert _kept_against_every_line(con) == []
+        lines, unknown = _unknown_lines_from_every_line(con)
+        assert known.figure == _percent(unknown, lines)
+        return known
+
+    ten = [f"M{i}" for i in range(1, 11)]
+    first = nightly(
+        "n1",
+        {
+            "medical_claims_1.csv": (claims(100, members=10), None),  # M1..M10, 10 lines each
+            "eligibility_1.csv": (eligibility(*ten), ELIGIBILITY_HEADER),
+        },
+    )
+    assert first.passed and first.message.startswith("0 of 100 claim lines (0%)")
+    assert len(rebuilds) == 1  # the first night counts every line
+
+    # Five of M1's lines corrected onto M11, ten new lines of M12; M10 leaves eligibility.
+    moved = [
+        claim(claim_id=f"C{i}", member_id="M11", paid_amount="99.00") for i in (0, 10, 20, 30, 40)
+    ]
+    new = [claim(claim_id=f"N{i}", member_id="M12") for i in range(10)]
+    second = nightly(
+        "n2",
+        {
+            "medical_claims_2.csv": (moved + new, None),
+            "eligibility_2.csv": (eligibility(*ten[:9], "M11"), ELIGIBILITY_HEADER),
+        },
+    )
+    assert not second.passed  # M10's 10 earlier lines and M12's 10 new ones: 20 of 110
+    assert second.message.startswith("20 of 110 claim lines (18.182%, limit 5%)")
+    assert "medical_claims_1.csv 10 of 95" in second.message
+    assert "medical_claims_2.csv 10 of 15" in second.message
+    assert con.execute(
+        "select lines from raw.claim_member_lines where member_id = 'M1'"
+    ).fetchall() == [(5,)]
+
+    # Eligibility alone tonight, M10 and M12 back: judged all the same, every line known.
+    third = nightly(
+        "n3", {"eligibility_3.csv": (eligibility(*ten, "M11", "M12"), ELIGIBILITY_HEADER)}
+    )
+    assert third.passed and third.message.startswith("0 of 110 claim lines (0%)")
+    assert len(rebuilds) == 1  # nights 2 and 3 changed the counts by tonight's files alone
+
+    # Kept counts that no longer add up to the lines in force are rebuilt, not trusted.
+    con.execute("update raw.claim_member_lines set lines = lines + 3 where member_id = 'M2'")
+    [again] = [r for r in landing_gates(con, "n3", GATES) if r.gate == "claims_members_known"]
+    assert again.message.startswith("0 of 110 claim lines (0%)")
+    assert _kept_against_every_line(con) == [] and len(rebuilds) == 2
+
+
+def test_rows_in_force_count_reads_metadata_and_agrees_with_the_rows(con, landing, tmp_path):
+    write_csv(landing / "medical_claims_1.csv", claims(10, members=2))
+    write_csv(landing / "eligibility_1.csv", eligibility("M1", "M2", "M3"), ELIGIBILITY_HEADER)
+    night(con, landing, "n1")
+    later = tmp_path / "later"
+    later.mkdir()
+    corrected = [claim(claim_id="C1", member_id="M2", paid_amount="1.00")]
+    write_csv(later / "medical_claims_2.csv", corrected + claims(4, prefix="D"))
+    write_csv(later / "eligibility_2.csv", eligibility("M1", "M2"), ELIGIBILITY_HEADER)
+    by_gate = night(con, later, "n2")
+    # 10 lines, one corrected (still 10), 4 new; the second snapshot replaces the first.
+    assert [r.figure for r in by_gate["required_kinds_loaded"]] == [14, 2]
+    for kind, rows in (("medical_claims", 14), ("eligibility", 2)):
+        assert rows_in_force_count(con, kind) == rows
+        assert con.execute(f"select count(*) from raw.rows_in_force('{kind}')").fetchone() == (
+            rows,
+        )
 
 
 def _publications(con, previous: dict[str, int], tonight: dict[str, int]) -> None:
