@@ -31,6 +31,13 @@ LAYERS = ("staging", "intermediate", "marts")
 # models, and wide row-level models whose consumers read few columns of few rows).
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|view)\s*$", re.MULTILINE)
 _REFERENCE = re.compile(r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+# Code lists (ref tables of code_system, code) that models test every claim line against, also
+# set as a variable of the same name: a MAP of code_system -> sorted codes. A model that tests
+# `list_contains(getvariable('ed_codes')['revenue'], revenue_code)` has no join in its filter,
+# so DuckDB applies the filter while it scans the raw Parquet files, and the in-force
+# anti-joins and staging's normalization run on the few lines that pass (int_ed_lines: half
+# the CPU of `revenue_code in (select code from ref.ed_codes ...)`, which joins every line).
+CODE_LIST_VARIABLES = ("ed_codes",)
 
 
 @dataclass(frozen=True)
@@ -134,9 +141,16 @@ def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, as_of: date, rules: RuleConfig) -> None:
-    """Parameters, reference code lists and layer schemas: what every model may read."""
+    """Parameters, reference code lists (as tables, and CODE_LIST_VARIABLES as variables) and
+    layer schemas: what every model may read."""
     set_variables(con, {"as_of": as_of, "tier_order": list(TIERS), **rules.sql_params()})
     load_reference_tables(con)
+    for name in CODE_LIST_VARIABLES:
+        con.execute(
+            f"set variable {name} = (select map_from_entries(list((code_system, codes))) "
+            f"from (select code_system, list(code order by code) as codes from ref.{name} "
+            "group by code_system))"
+        )
     for layer in LAYERS:
         con.execute(f"create schema if not exists {layer}")
 

@@ -8,33 +8,14 @@
 --   and an E&M or critical-care code ('ed_pos_procedure'). A POS-23 line that carries only a
 --   radiology, lab or ECG code (a reading, not an encounter) is not an ED line.
 -- The line's service dates are the ED claim's dates (int_ed_visits groups claims into visits).
+-- The codes are ref.ed_codes' lists by code_system, read as getvariable('ed_codes') (the rules
+-- runner sets it from the table): a test without a join, so DuckDB applies it while it scans
+-- the raw lines, and only the few ED lines pay for the rest of staging (half the time of
+-- `code in (select code from ref.ed_codes ...)`, which joins every line in force).
 with
 
 claim_lines as (
     select * from intermediate.int_claim_lines_current
-),
-
-ed_codes as (
-    select
-        code_system,
-        code
-    from ref.ed_codes
-),
-
-revenue_codes as (
-    select code from ed_codes where code_system = 'revenue'
-),
-
-ed_em_codes as (
-    select code from ed_codes where code_system = 'hcpcs'
-),
-
-place_of_service_codes as (
-    select code from ed_codes where code_system = 'place_of_service'
-),
-
-pos_procedure_codes as (
-    select code from ed_codes where code_system = 'ed_pos_procedure'
 ),
 
 final as (
@@ -50,17 +31,17 @@ final as (
     where (
         claim_type = 'institutional'
         and (
-            revenue_code in (select code from revenue_codes)
-            or hcpcs_code in (select code from ed_em_codes)
+            list_contains(getvariable('ed_codes')['revenue'], revenue_code)
+            or list_contains(getvariable('ed_codes')['hcpcs'], hcpcs_code)
         )
     )
     or (
         claim_type = 'professional'
         and (
-            hcpcs_code in (select code from ed_em_codes)
+            list_contains(getvariable('ed_codes')['hcpcs'], hcpcs_code)
             or (
-                place_of_service in (select code from place_of_service_codes)
-                and hcpcs_code in (select code from pos_procedure_codes)
+                list_contains(getvariable('ed_codes')['place_of_service'], place_of_service)
+                and list_contains(getvariable('ed_codes')['ed_pos_procedure'], hcpcs_code)
             )
         )
     )
