@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 
-from pipelines.claim_member_lines import rows_in_force_count, update_claim_member_lines
+from pipelines.claim_counts import rows_in_force_count, update_claim_counts
 from pipelines.config import GateConfig
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
@@ -229,13 +229,13 @@ def _quarantine_within_limit(
 
 def _claims_members_known(con: duckdb.DuckDBPyConnection, config: GateConfig) -> list[GateResult]:
     """Every claim line in force against tonight's eligibility, through the counts per member
-    kept between nights (pipelines/claim_member_lines.py says why not tonight's files
+    kept between nights (pipelines/claim_counts.py says why not tonight's files
     alone); the per-file figures are counted from the lines only to name the files of a
     failing night."""
     limit = config.max_unknown_member_percent
     if not rows_in_force_count(con, "eligibility"):
         return []  # not judged: required_kinds_loaded already blocks a night without it
-    update_claim_member_lines(con)
+    update_claim_counts(con)
     [(lines, unknown)] = _query(con, "unknown_member_lines", {})
     share = _percent(unknown, lines)
     if share <= limit:

@@ -7,9 +7,9 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from pipelines import claim_member_lines
+from pipelines import claim_counts
 from pipelines.accounting import night_accounting
-from pipelines.claim_member_lines import rows_in_force_count
+from pipelines.claim_counts import rows_in_force_count
 from pipelines.config import load_gates
 from pipelines.gates import (
     GATES_SQL,
@@ -23,6 +23,8 @@ from pipelines.gates import (
 from pipelines.ingest import IngestSettings, ingest_landing
 from pipelines.measures import TIERS
 from pipelines.publish import build_publication_tables
+from pipelines.report import _rows
+from pipelines.warehouse import set_variables
 from tests.ingest_helpers import HEADER, claim, write_csv
 
 GATES = load_gates()
@@ -203,10 +205,8 @@ def test_claims_members_known_judges_every_line_in_force_night_after_night(
     the gate's figure is the one counted from every line in force, and after the first night
     only tonight's files are read to keep the counts (no rebuild from every line)."""
     rebuilds = []
-    rebuild = claim_member_lines._rebuild
-    monkeypatch.setattr(
-        claim_member_lines, "_rebuild", lambda *a: rebuilds.append(1) or rebuild(*a)
-    )
+    rebuild = claim_counts._rebuild
+    monkeypatch.setattr(claim_counts, "_rebuild", lambda *a: rebuilds.append(1) or rebuild(*a))
 
     def nightly(folder: str, files: dict[str, tuple[list[dict], list[str] | None]]) -> GateResult:
         landing = tmp_path / folder
@@ -397,3 +397,55 @@ def test_publication_tables_feed_the_tier_gate(tmp_path):
     build_publication_tables(con, TONIGHT)
     [first] = tier_change_gate(con, TONIGHT, GATES)
     assert first.passed and first.message == "first publication"
+
+
+FRESHNESS_FROM_EVERY_LINE = """
+select
+    max(service_from_date) filter (where service_from_date <= $as_of),
+    max(paid_date) filter (where service_from_date <= $as_of and paid_date <= $as_of),
+    $as_of - max(service_from_date) filter (where service_from_date <= $as_of),
+    median(paid_date - coalesce(service_to_date, service_from_date)) filter (
+        where service_from_date <= $as_of and paid_date <= $as_of
+            and paid_date > $as_of - interval 12 months),
+    count(*) filter (where service_from_date <= $as_of and paid_date <= $as_of
+            and paid_date > $as_of - interval 12 months)
+from raw.rows_in_force('medical_claims')
+"""
+
+
+def test_data_freshness_from_the_kept_counts_equals_every_line(con, tmp_path):
+    """The report's freshness figures, read from raw.claim_date_lines, equal the ones
+    counted from every line in force: after a correction that changes a paid date, with an
+    even count (the median between two lags), a line paid after the as-of date and one
+    served after it, and a line paid more than 12 months before."""
+
+    def line(i: int, served: str, to: str, paid: str) -> dict[str, str]:
+        return claim(claim_id=f"C{i}", service_from_date=served, service_to_date=to, paid_date=paid)
+
+    first = [
+        line(1, "2026-01-01", "2026-01-03", "2026-01-13"),  # lag 10
+        line(2, "2026-02-01", "", "2026-02-21"),  # no through date: lag from the first day, 20
+        line(3, "2026-03-01", "2026-03-01", "2026-04-10"),  # lag 40
+        line(4, "2026-04-01", "2026-04-02", "2026-12-01"),  # paid after the as-of date
+        line(5, "2026-12-01", "2026-12-01", "2026-12-05"),  # served after the as-of date
+        line(6, "2025-01-01", "2025-01-01", "2025-02-01"),  # paid more than 12 months before
+    ]
+    corrected = [line(3, "2026-03-01", "2026-03-01", "2026-03-31")]  # lag 40 -> 30
+    second = [line(7, "2026-05-01", "2026-05-01", "2026-05-09")]  # lag 8
+    as_of = dt.date(2026, 11, 21)
+    figures = []
+    for n, rows in enumerate((first, corrected, second), start=1):
+        landing = tmp_path / f"n{n}"
+        landing.mkdir()
+        write_csv(landing / f"medical_claims_{n}.csv", rows)
+        write_csv(landing / f"eligibility_{n}.csv", eligibility("M1"), ELIGIBILITY_HEADER)
+        night(con, landing, f"n{n}")
+        set_variables(con, {"as_of": as_of, "recent_months": 12})
+        claim_counts.update_claim_counts(con)  # the report's _freshness does the same
+        kept = _rows(con, "data_freshness")[0]
+        assert kept == con.execute(FRESHNESS_FROM_EVERY_LINE, {"as_of": as_of}).fetchone()
+        figures.append(kept)
+    latest = (dt.date(2026, 5, 1), dt.date(2026, 5, 9), 204)
+    assert figures[0] == (dt.date(2026, 4, 1), dt.date(2026, 4, 10), 234, 20.0, 3)
+    assert figures[1][3:] == (20.0, 3)  # 10, 20, 30
+    assert figures[2] == (*latest, 15.0, 4)  # 8, 10, 20, 30: between 10 and 20

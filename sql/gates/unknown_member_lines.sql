@@ -1,6 +1,6 @@
 -- Gate input: the claim lines in force, and those whose member has no eligibility row in
--- force, from the counts per member raw.claim_member_lines keeps (pipelines/
--- claim_member_lines.py): one row per member joined with tonight's snapshot, not one per
+-- force, from the counts per member raw.claim_member_lines keeps (pipelines/claim_counts.py):
+-- one row per member joined with tonight's snapshot, not one per
 -- line. Counts only: the members themselves are not named. unknown_members.sql gives the
 -- same figures per claims file, for the message of a failing gate.
 with
