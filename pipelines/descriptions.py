@@ -97,32 +97,47 @@ def _strings(entries: dict, path: Path) -> dict[str, str]:
     return {key: " ".join(text.split()) for key, text in entries.items()}
 
 
-def _described_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(schema.table, column) of every table and view column in the described schemas."""
+def _described_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
+    """(schema.table, column, its comment) of every table and view column in the described
+    schemas."""
     return con.execute(
-        "select schema_name || '.' || table_name, column_name from duckdb_columns()"
+        "select schema_name || '.' || table_name, column_name, comment from duckdb_columns()"
         " where not internal and database_name = current_database()"
         " and list_contains(?, schema_name) order by schema_name, table_name, column_index",
         [list(DESCRIBED_SCHEMAS)],
     ).fetchall()
 
 
+def _table_comments(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    return dict(
+        con.execute(
+            "select schema_name || '.' || table_name, comment from duckdb_tables()"
+            " where not internal and database_name = current_database()"
+            " union all select schema_name || '.' || view_name, comment from duckdb_views()"
+            " where not internal and database_name = current_database()"
+        ).fetchall()
+    )
+
+
 def apply_descriptions(
     con: duckdb.DuckDBPyConnection, descriptions: Descriptions | None = None
 ) -> int:
-    """`COMMENT ON` every described table and column present in the warehouse, in one
-    transaction. Returns the number of comments written."""
+    """`COMMENT ON` every described table and column present in the warehouse whose comment
+    differs, in one transaction. Returns the number of comments written. A night calls it
+    after each stage that creates tables (three times); the comments already in place are
+    not written again (374 comments took 0.1 s at every call)."""
     descriptions = descriptions or load_descriptions()
     columns = _described_columns(con)
+    comments = _table_comments(con)
     statements = []
-    for table in dict.fromkeys(table for table, _ in columns):
+    for table in dict.fromkeys(table for table, _, _ in columns):
         text = descriptions.table(table)
-        if text:
+        if text and text != comments.get(table):
             name = ".".join(ident(part) for part in table.split("."))
             statements.append(f"comment on table {name} is {literal(text)}")
-    for table, column in columns:
+    for table, column, comment in columns:
         text = descriptions.column(table, column)
-        if text:
+        if text and text != comment:
             name = ".".join(ident(part) for part in [*table.split("."), column])
             statements.append(f"comment on column {name} is {literal(text)}")
     with transaction(con):
@@ -154,7 +169,7 @@ def unused_descriptions(
 ) -> list[str]:
     """Described tables and columns the warehouse does not have (renamed or dropped)."""
     descriptions = descriptions or load_descriptions()
-    present = set(_described_columns(con))
+    present = {(table, column) for table, column, _ in _described_columns(con)}
     tables = {table for table, _ in present}
     unused = [table for table in descriptions.tables if table not in tables]
     for table, columns in descriptions.columns.items():

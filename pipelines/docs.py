@@ -11,6 +11,7 @@ import datetime as dt
 
 import duckdb
 
+from pipelines.claim_counts import KEPT_DDL
 from pipelines.config import load_rules
 from pipelines.contract import (
     FILE_KINDS,
@@ -162,6 +163,8 @@ def documented_warehouse() -> duckdb.DuckDBPyConnection:
     create_raw_schema(con)
     con.execute(NIGHT_GATES_DDL)
     con.execute(SUITE_RESULTS_DDL)
+    for ddl in KEPT_DDL:
+        con.execute(ddl)
     as_of = dt.date(2026, 1, 1)
     build_models(con, as_of, load_rules())
     build_publication_tables(con, as_of)

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 
+from pipelines.claim_counts import rows_in_force_count, update_claim_counts
 from pipelines.config import GateConfig
-from pipelines.ingest.validate import literal
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.warehouse import RAW_SCHEMA, set_variables, transaction
@@ -161,9 +161,7 @@ def _required_kinds_loaded(
     an earlier night): without eligibility every member would look not enrolled."""
     results = []
     for kind in config.required_kinds:
-        rows = con.execute(
-            f"select count(*) from {RAW_SCHEMA}.rows_in_force({literal(kind)})"
-        ).fetchone()[0]
+        rows = rows_in_force_count(con, kind)
         if rows:
             results.append(
                 GateResult("required_kinds_loaded", True, f"{kind}: {rows:,} rows", kind, rows, 1)
@@ -230,12 +228,15 @@ def _quarantine_within_limit(
 
 
 def _claims_members_known(con: duckdb.DuckDBPyConnection, config: GateConfig) -> list[GateResult]:
+    """Every claim line in force against tonight's eligibility, through the counts per member
+    kept between nights (pipelines/claim_counts.py says why not tonight's files
+    alone); the per-file figures are counted from the lines only to name the files of a
+    failing night."""
     limit = config.max_unknown_member_percent
-    if not con.execute(f"select count(*) from {RAW_SCHEMA}.eligibility").fetchone()[0]:
+    if not rows_in_force_count(con, "eligibility"):
         return []  # not judged: required_kinds_loaded already blocks a night without it
-    by_file = _query(con, "unknown_members", {})
-    lines = sum(n for _, n, _ in by_file)
-    unknown = sum(u for _, _, u in by_file)
+    update_claim_counts(con)
+    [(lines, unknown)] = _query(con, "unknown_member_lines", {})
     share = _percent(unknown, lines)
     if share <= limit:
         return [
@@ -248,6 +249,7 @@ def _claims_members_known(con: duckdb.DuckDBPyConnection, config: GateConfig) ->
                 limit,
             )
         ]
+    by_file = _query(con, "unknown_members", {})
     worst = ", ".join(f"{name} {u:,} of {n:,}" for name, n, u in by_file[:TOP_REASONS] if u)
     return [
         GateResult(

@@ -321,6 +321,25 @@ def _compile(kind: str, kwargs: dict, types: dict[str, str], suite: str) -> _Com
     )
 
 
+# `^[...]+$` over letters, digits and ranges of them (`^[0-9]+$`, `^[A-Z0-9]+$`).
+_CHARACTER_RUN = re.compile(r"\^\[((?:[0-9A-Za-z]-[0-9A-Za-z]|[0-9A-Za-z])+)\]\+\$")
+
+
+def _character_run(regex: str) -> str | None:
+    """The characters of a pattern that only says "one or more of these characters", or
+    None for any other pattern."""
+    found = _CHARACTER_RUN.fullmatch(regex)
+    if found is None:
+        return None
+    ranges = re.findall(r"(\w)-(\w)|(\w)", found.group(1))
+    if any(lo > hi for lo, hi, _ in ranges):
+        return None  # a reversed range: the regular expression's own error
+    return "".join(
+        "".join(chr(c) for c in range(ord(lo), ord(hi) + 1)) if lo else single
+        for lo, hi, single in ranges
+    )
+
+
 def _compile_counted(kind: str, kwargs: dict, types: dict[str, str], suite: str) -> _Compiled:
     column = kwargs.get("column") or kwargs.get("column_A")
     mostly = float(kwargs.get("mostly", 1.0))
@@ -348,6 +367,15 @@ def _compile_counted(kind: str, kwargs: dict, types: dict[str, str], suite: str)
             kind, column, f"{not_null} and length({q}) <> {int(kwargs['value'])}", not_null, mostly
         )
     if kind == "expect_column_values_to_match_regex":
+        allowed = _character_run(kwargs["regex"])
+        if allowed is not None:
+            # Some of these characters, nothing else: ltrim takes them all away. Half the
+            # cost of the regular expression (four NPI and code columns of every claim line).
+            chars = _sql_literal(allowed, "varchar")
+            return _Compiled(
+                kind, column, f"{not_null} and ({q} = '' or ltrim({q}, {chars}) <> '')", not_null,
+                mostly,
+            )  # fmt: skip
         pattern = _sql_literal(kwargs["regex"], "varchar")
         return _Compiled(
             kind, column, f"{not_null} and not regexp_matches({q}, {pattern})", not_null, mostly

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 import duckdb
 
 from pipelines.accounting import night_accounting
+from pipelines.claim_counts import update_claim_counts
 from pipelines.config import RuleConfig
 from pipelines.gates import NIGHT_GATES_DDL
 from pipelines.measures import EXCLUSION_REASONS, TIERS
@@ -274,6 +275,7 @@ def _rates(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _freshness(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> str:
+    update_claim_counts(con)  # current already when tonight's gates ran: a metadata count
     latest_service, latest_paid, days_since, lag, lines = _rows(con, "data_freshness")[0]
     visits, visits_no_dx, stays, stays_no_dx, unmapped, unmapped_stays = _rows(
         con, "events_without_diagnosis"

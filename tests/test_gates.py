@@ -7,11 +7,15 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+from pipelines import claim_counts
 from pipelines.accounting import night_accounting
+from pipelines.claim_counts import rows_in_force_count
 from pipelines.config import load_gates
 from pipelines.gates import (
+    GATES_SQL,
     GateResult,
     TierOverride,
+    _percent,
     landing_gates,
     record_gates,
     tier_change_gate,
@@ -19,6 +23,8 @@ from pipelines.gates import (
 from pipelines.ingest import IngestSettings, ingest_landing
 from pipelines.measures import TIERS
 from pipelines.publish import build_publication_tables
+from pipelines.report import _rows
+from pipelines.warehouse import set_variables
 from tests.ingest_helpers import HEADER, claim, write_csv
 
 GATES = load_gates()
@@ -176,6 +182,107 @@ def test_claims_of_members_missing_from_eligibility_above_the_limit(con, landing
     ] == [True]
 
 
+def _unknown_lines_from_every_line(con) -> tuple[int, int]:
+    """The gate's figures counted from every claim line in force (unknown_members.sql)."""
+    by_file = con.execute((GATES_SQL / "unknown_members.sql").read_text()).fetchall()
+    return sum(n for _, n, _ in by_file), sum(u for _, _, u in by_file)
+
+
+def _kept_against_every_line(con) -> list[tuple]:
+    """Members whose kept count differs from their lines in force (none when exact)."""
+    return con.execute(
+        "select member_id, k.lines, l.lines from raw.claim_member_lines k "
+        "full join (select member_id, count(*) as lines from raw.rows_in_force('medical_claims') "
+        "group by member_id) l using (member_id) where k.lines is distinct from l.lines"
+    ).fetchall()
+
+
+def test_claims_members_known_judges_every_line_in_force_night_after_night(
+    con, tmp_path, monkeypatch
+):
+    """The counts kept per member follow corrections (even one that moves a line to another
+    member), new claims, and eligibility snapshots that drop or restore a member: each night
+    the gate's figure is the one counted from every line in force, and after the first night
+    only tonight's files are read to keep the counts (no rebuild from every line)."""
+    rebuilds = []
+    rebuild = claim_counts._rebuild
+    monkeypatch.setattr(claim_counts, "_rebuild", lambda *a: rebuilds.append(1) or rebuild(*a))
+
+    def nightly(folder: str, files: dict[str, tuple[list[dict], list[str] | None]]) -> GateResult:
+        landing = tmp_path / folder
+        landing.mkdir()
+        for name, (rows, header) in files.items():
+            write_csv(landing / name, rows, header)
+        [known] = night(con, landing, folder)["claims_members_known"]
+        assert _kept_against_every_line(con) == []
+        lines, unknown = _unknown_lines_from_every_line(con)
+        assert known.figure == _percent(unknown, lines)
+        return known
+
+    ten = [f"M{i}" for i in range(1, 11)]
+    first = nightly(
+        "n1",
+        {
+            "medical_claims_1.csv": (claims(100, members=10), None),  # M1..M10, 10 lines each
+            "eligibility_1.csv": (eligibility(*ten), ELIGIBILITY_HEADER),
+        },
+    )
+    assert first.passed and first.message.startswith("0 of 100 claim lines (0%)")
+    assert len(rebuilds) == 1  # the first night counts every line
+
+    # Five of M1's lines corrected onto M11, ten new lines of M12; M10 leaves eligibility.
+    moved = [
+        claim(claim_id=f"C{i}", member_id="M11", paid_amount="99.00") for i in (0, 10, 20, 30, 40)
+    ]
+    new = [claim(claim_id=f"N{i}", member_id="M12") for i in range(10)]
+    second = nightly(
+        "n2",
+        {
+            "medical_claims_2.csv": (moved + new, None),
+            "eligibility_2.csv": (eligibility(*ten[:9], "M11"), ELIGIBILITY_HEADER),
+        },
+    )
+    assert not second.passed  # M10's 10 earlier lines and M12's 10 new ones: 20 of 110
+    assert second.message.startswith("20 of 110 claim lines (18.182%, limit 5%)")
+    assert "medical_claims_1.csv 10 of 95" in second.message
+    assert "medical_claims_2.csv 10 of 15" in second.message
+    assert con.execute(
+        "select lines from raw.claim_member_lines where member_id = 'M1'"
+    ).fetchall() == [(5,)]
+
+    # Eligibility alone tonight, M10 and M12 back: judged all the same, every line known.
+    third = nightly(
+        "n3", {"eligibility_3.csv": (eligibility(*ten, "M11", "M12"), ELIGIBILITY_HEADER)}
+    )
+    assert third.passed and third.message.startswith("0 of 110 claim lines (0%)")
+    assert len(rebuilds) == 1  # nights 2 and 3 changed the counts by tonight's files alone
+
+    # Kept counts that no longer add up to the lines in force are rebuilt, not trusted.
+    con.execute("update raw.claim_member_lines set lines = lines + 3 where member_id = 'M2'")
+    [again] = [r for r in landing_gates(con, "n3", GATES) if r.gate == "claims_members_known"]
+    assert again.message.startswith("0 of 110 claim lines (0%)")
+    assert _kept_against_every_line(con) == [] and len(rebuilds) == 2
+
+
+def test_rows_in_force_count_reads_metadata_and_agrees_with_the_rows(con, landing, tmp_path):
+    write_csv(landing / "medical_claims_1.csv", claims(10, members=2))
+    write_csv(landing / "eligibility_1.csv", eligibility("M1", "M2", "M3"), ELIGIBILITY_HEADER)
+    night(con, landing, "n1")
+    later = tmp_path / "later"
+    later.mkdir()
+    corrected = [claim(claim_id="C1", member_id="M2", paid_amount="1.00")]
+    write_csv(later / "medical_claims_2.csv", corrected + claims(4, prefix="D"))
+    write_csv(later / "eligibility_2.csv", eligibility("M1", "M2"), ELIGIBILITY_HEADER)
+    by_gate = night(con, later, "n2")
+    # 10 lines, one corrected (still 10), 4 new; the second snapshot replaces the first.
+    assert [r.figure for r in by_gate["required_kinds_loaded"]] == [14, 2]
+    for kind, rows in (("medical_claims", 14), ("eligibility", 2)):
+        assert rows_in_force_count(con, kind) == rows
+        assert con.execute(f"select count(*) from raw.rows_in_force('{kind}')").fetchone() == (
+            rows,
+        )
+
+
 def _publications(con, previous: dict[str, int], tonight: dict[str, int]) -> None:
     """History of one publication on 2026-10-21 and tonight's list, with these tier counts."""
     con.execute("create schema if not exists history")
@@ -290,3 +397,55 @@ def test_publication_tables_feed_the_tier_gate(tmp_path):
     build_publication_tables(con, TONIGHT)
     [first] = tier_change_gate(con, TONIGHT, GATES)
     assert first.passed and first.message == "first publication"
+
+
+FRESHNESS_FROM_EVERY_LINE = """
+select
+    max(service_from_date) filter (where service_from_date <= $as_of),
+    max(paid_date) filter (where service_from_date <= $as_of and paid_date <= $as_of),
+    $as_of - max(service_from_date) filter (where service_from_date <= $as_of),
+    median(paid_date - coalesce(service_to_date, service_from_date)) filter (
+        where service_from_date <= $as_of and paid_date <= $as_of
+            and paid_date > $as_of - interval 12 months),
+    count(*) filter (where service_from_date <= $as_of and paid_date <= $as_of
+            and paid_date > $as_of - interval 12 months)
+from raw.rows_in_force('medical_claims')
+"""
+
+
+def test_data_freshness_from_the_kept_counts_equals_every_line(con, tmp_path):
+    """The report's freshness figures, read from raw.claim_date_lines, equal the ones
+    counted from every line in force: after a correction that changes a paid date, with an
+    even count (the median between two lags), a line paid after the as-of date and one
+    served after it, and a line paid more than 12 months before."""
+
+    def line(i: int, served: str, to: str, paid: str) -> dict[str, str]:
+        return claim(claim_id=f"C{i}", service_from_date=served, service_to_date=to, paid_date=paid)
+
+    first = [
+        line(1, "2026-01-01", "2026-01-03", "2026-01-13"),  # lag 10
+        line(2, "2026-02-01", "", "2026-02-21"),  # no through date: lag from the first day, 20
+        line(3, "2026-03-01", "2026-03-01", "2026-04-10"),  # lag 40
+        line(4, "2026-04-01", "2026-04-02", "2026-12-01"),  # paid after the as-of date
+        line(5, "2026-12-01", "2026-12-01", "2026-12-05"),  # served after the as-of date
+        line(6, "2025-01-01", "2025-01-01", "2025-02-01"),  # paid more than 12 months before
+    ]
+    corrected = [line(3, "2026-03-01", "2026-03-01", "2026-03-31")]  # lag 40 -> 30
+    second = [line(7, "2026-05-01", "2026-05-01", "2026-05-09")]  # lag 8
+    as_of = dt.date(2026, 11, 21)
+    figures = []
+    for n, rows in enumerate((first, corrected, second), start=1):
+        landing = tmp_path / f"n{n}"
+        landing.mkdir()
+        write_csv(landing / f"medical_claims_{n}.csv", rows)
+        write_csv(landing / f"eligibility_{n}.csv", eligibility("M1"), ELIGIBILITY_HEADER)
+        night(con, landing, f"n{n}")
+        set_variables(con, {"as_of": as_of, "recent_months": 12})
+        claim_counts.update_claim_counts(con)  # the report's _freshness does the same
+        kept = _rows(con, "data_freshness")[0]
+        assert kept == con.execute(FRESHNESS_FROM_EVERY_LINE, {"as_of": as_of}).fetchone()
+        figures.append(kept)
+    latest = (dt.date(2026, 5, 1), dt.date(2026, 5, 9), 204)
+    assert figures[0] == (dt.date(2026, 4, 1), dt.date(2026, 4, 10), 234, 20.0, 3)
+    assert figures[1][3:] == (20.0, 3)  # 10, 20, 30
+    assert figures[2] == (*latest, 15.0, 4)  # 8, 10, 20, 30: between 10 and 20

@@ -258,3 +258,32 @@ def test_the_list_suite_in_sql_equals_great_expectations(tmp_path):
     by_label = {o.label: o.unexpected_count for o in sql.outcomes}
     assert by_label["expect_column_values_to_be_unique(member_id)"] == 2
     assert by_label["expect_column_values_to_be_null(monitoring_reason)"] == 2  # M5, M11
+
+
+@pytest.mark.parametrize("regex", ["^[0-9]+$", "^[A-Z0-9]+$", "^[a-c7]+$"])
+def test_a_character_run_pattern_counts_what_the_regular_expression_counts(tmp_path, regex):
+    """`^[...]+$` is judged without the regular expression (pipelines/quality.py): the same
+    rows are unexpected, on values that try its edges."""
+    values = ["", "0", "0123456789", "12a", "a12", "ABC9", "abc7", " 12", "12 ", "12\n",
+              "\u0661\u0662", "1-2", "Z", "c", "d", None]  # fmt: skip
+    suite = {
+        "name": "edges",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_match_regex",
+                "kwargs": {"column": "v", "regex": regex},
+            }
+        ],
+    }
+    (tmp_path / "edges.json").write_text(json.dumps(suite))
+    with duckdb.connect() as con:
+        con.execute("create table t (v varchar)")
+        con.executemany("insert into t values (?)", [[v] for v in values])
+        compiled = quality.compile_suite(con, "edges", "t", tmp_path)
+        assert "regexp" not in compiled.expectations[0].unexpected
+        [figures] = quality.count_by(con, compiled).values()
+        expected = con.execute(
+            "select count(*) filter (where not regexp_matches(v, ?)), count(v) from t", [regex]
+        ).fetchone()
+    assert figures.counts[0] == expected
+    assert expected[0] > 0 and expected[0] < expected[1]  # the values hold both kinds

@@ -90,6 +90,7 @@ def test_descriptions_are_quoted_and_shared_columns_match_by_glob() -> None:
         shared={"diagnosis_code_*": "secondary diagnosis", "note": "loses to the table's own"},
     )
     assert apply_descriptions(con, descriptions) == 3
+    assert apply_descriptions(con, descriptions) == 0  # in place already: nothing rewritten
     assert con.execute("select comment from duckdb_tables() where not internal").fetchall() == [
         ("It's a table; -- not a comment",)
     ]

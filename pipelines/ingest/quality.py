@@ -91,7 +91,8 @@ def quality_of_table(
     )
 
 
-def _files_in(shas: list[str], column: str = "_file_sha256") -> str:
+def files_in(shas: list[str], column: str = "_file_sha256") -> str:
+    """SQL: `column` is one of these content hashes (false for none)."""
     return f"{column} in ({', '.join(literal(s) for s in shas) or 'null'})"
 
 
@@ -103,7 +104,7 @@ def rows_of_files(con: duckdb.DuckDBPyConnection, kind: FileKind, shas: list[str
         return f"{RAW_SCHEMA}.{kind.name}"
     paths = con.execute(
         f"select path from {RAW_SCHEMA}.raw_files where kind = ? and "
-        f"{_files_in(shas, 'file_sha256')} order by path",
+        f"{files_in(shas, 'file_sha256')} order by path",
         [kind.name],
     ).fetchall()
     return raw_relation(kind, [p for (p,) in paths])
@@ -143,7 +144,7 @@ def quality_in_force(
         counted = quality.count_by(
             con,
             suite,
-            where=_files_in([sha for sha, _ in new]),
+            where=files_in([sha for sha, _ in new]),
             by="_file_sha256",
             counted=row_level,
             relation=rows_of_files(con, kind, [sha for sha, _ in new]),
@@ -156,7 +157,7 @@ def quality_in_force(
     whole_table = suite.counted(whole_table=True)
     if whole_table:
         [together] = quality.count_by(
-            con, suite, where=_files_in([sha for sha, _ in in_force]), counted=whole_table
+            con, suite, where=files_in([sha for sha, _ in in_force]), counted=whole_table
         ).values()
         parts.append(replace(together, rows=0))  # its rows are the files' rows, counted above
     summary = quality.summarize(suite, quality.add_figures(parts, len(suite.expectations)))
@@ -195,8 +196,8 @@ def _keep(
     with transaction(con):
         con.execute(
             f"delete from {RAW_SCHEMA}.suite_results where kind = ? "
-            f"and (suite_key <> ? or not {_files_in(in_force, 'file_sha256')} "
-            f"or {_files_in([sha for sha, _ in files], 'file_sha256')})",
+            f"and (suite_key <> ? or not {files_in(in_force, 'file_sha256')} "
+            f"or {files_in([sha for sha, _ in files], 'file_sha256')})",
             [kind.name, suite.key],
         )
         con.executemany(
