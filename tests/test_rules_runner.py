@@ -1,15 +1,22 @@
-"""The model runner: discovery order, a model reading a later layer is refused, and a
-rebuilt table reuses the blocks of the table it replaces."""
+"""The model runner: discovery order, a model reading a later layer is refused, a rebuilt
+table reuses the blocks of the table it replaces, and the code lists set as variables."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from pipelines.config import load_rules
-from pipelines.rules.models import LAYERS, build_models, discover_models
+from pipelines.rules.models import (
+    CODE_LIST_VARIABLES,
+    LAYERS,
+    build_models,
+    discover_models,
+    prepare,
+)
 from pipelines.warehouse import connect
 
 
@@ -86,3 +93,32 @@ def test_a_model_whose_table_became_a_view_is_not_dropped_as_a_table(tmp_path: P
         model.write_text("-- int_x\n-- One row.\nselect 3 as a\n")
         build_models(con, date(2026, 11, 23), load_rules(), sql_dir=tmp_path)
         assert con.execute("select a from intermediate.int_x").fetchall() == [(3,)]
+
+
+def test_code_list_variables_hold_every_code_each_model_asks_for(tmp_path: Path) -> None:
+    """A model reads a code list variable's lists by code_system; a code_system the variable
+    lacks would read null and silently match no line, so every one asked for must be there,
+    holding exactly the ref table's codes."""
+    asked = {
+        (name, system)
+        for model in discover_models()
+        for name, system in re.findall(
+            r"getvariable\('([a-z_]+)'\)\['([a-z_]+)'\]", model.path.read_text()
+        )
+    }
+    assert ("ed_codes", "revenue") in asked and ("ed_codes", "ed_pos_procedure") in asked
+    with connect(tmp_path / "w.duckdb") as con:
+        prepare(con, date(2026, 11, 21), load_rules())
+        for name in CODE_LIST_VARIABLES:
+            lists = con.execute(f"select getvariable('{name}')").fetchone()[0]
+            expected = {
+                system: codes
+                for system, codes in con.execute(
+                    f"select code_system, list(code order by code) from ref.{name} group by all"
+                ).fetchall()
+            }
+            assert lists == expected
+        for name, system in asked:
+            assert name in CODE_LIST_VARIABLES, name
+            codes = con.execute(f"select getvariable('{name}')['{system}']").fetchone()[0]
+            assert codes, (name, system)
