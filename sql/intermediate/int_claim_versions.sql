@@ -28,6 +28,10 @@ links as (
     from claim_lines
     where original_claim_id is not null
         and original_claim_id <> claim_id
+        -- Implied (only a replacement or a void carries original_claim_id); a test of one
+        -- column, which DuckDB applies in the Parquet scan, so the ids are read for those
+        -- lines only.
+        and version_rank > 0
 ),
 
 chain_claim_ids as (

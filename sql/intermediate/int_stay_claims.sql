@@ -12,6 +12,9 @@ with
 claim_lines as (
     select * from intermediate.int_claim_lines_current
     where stay_setting is not null
+        -- Implied by stay_setting; a test of one column, which DuckDB applies in the Parquet
+        -- scan, so the other columns are read for institutional lines only.
+        and claim_type = 'institutional'
 ),
 
 claim_procedures as (
