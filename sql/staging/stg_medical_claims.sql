@@ -13,9 +13,10 @@
 --   bill-type prefixes and the three frequency codes are fixed by the UB-04 / X12 standards,
 --   so they are named here once, as documented constants, rather than in a code list.
 -- * A line without a principal diagnosis takes its claim's: the principal diagnosis of the
---   claim's lowest-numbered line that has one (ICD codes are normalized at ingest: no dots or
---   spaces, upper case). A claim with none keeps null: its ED visit is not avoidable and its
---   stay unplanned (raw.row_warnings counts such lines as missing_principal_diagnosis).
+--   claim's lowest-numbered line that has one (stg_claim_diagnoses; ICD codes are normalized
+--   at ingest: no dots or spaces, upper case). A claim with none keeps null: its ED visit is
+--   not avoidable and its stay unplanned (raw.row_warnings counts such lines as
+--   missing_principal_diagnosis).
 -- * Diagnosis codes 2..12, NPIs and lineage are not used by the rules and are left in raw.
 with
 
@@ -28,15 +29,7 @@ raw_lines as not materialized (
 ),
 
 claim_diagnoses as (
-    select
-        claim_id,
-        arg_min(principal_diagnosis_code, claim_line_number) as claim_principal_diagnosis_code
-    from raw_lines
-    where principal_diagnosis_code is not null
-        and claim_id in (
-            select claim_id from raw_lines where principal_diagnosis_code is null
-        )
-    group by claim_id
+    select * from staging.stg_claim_diagnoses
 ),
 
 source as (
