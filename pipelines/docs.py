@@ -57,7 +57,9 @@ What a plan's data team delivers into the landing folder each night. Generated f
 - Unknown extra columns are kept in the raw layer (`_extra`) and ignored downstream.
 - Loaded rows are written once, when their file loads, into the raw layer: Parquet files
   `<raw folder>/<kind>/bucket=NN/<file_sha256>_<i>.parquet` (NN = `hash(member_id) % 16`),
-  never modified; `raw.<kind>` is a view over the files `raw.raw_files` lists.
+  never modified; `raw.<kind>` is a view over the files `raw.raw_files` lists. A clean
+  Parquet file in exactly the contract's columns, order and types is kept as delivered
+  instead (`<raw folder>/<kind>/landed/<file_sha256>/<name>`, byte for byte).
 - A missing required column rejects the whole file with an error naming the file and column.
   A bad value sends the row to `raw.quarantine` with the file, row, column, value and reason.
 - The same file (same bytes) landed twice loads once: the load ledger is keyed by content hash.

@@ -25,6 +25,8 @@ RAW_SCHEMA = "raw"
 # rules' bucket counts divide it (1, 2, 4, 8, 16), so rules bucket b reads the storage
 # buckets p with p % B == b.
 RAW_BUCKETS = 16
+# The folder, under a kind's, of landing files kept as delivered (raw_layer.can_keep_landed).
+LANDED_DIR = "landed"
 
 # The storage version every warehouse file is written in. duckdb 2.x writes v2.0 files by
 # default, which the newest DuckDB CLI on PyPI (duckdb-cli 1.5.x, installed by `make install`)
@@ -142,7 +144,8 @@ RAW_FILES_DDL = f"""
 create table if not exists {RAW_SCHEMA}.raw_files (
     kind varchar not null,
     file_sha256 varchar not null,   -- the landed file whose rows it holds
-    bucket integer not null,        -- storage bucket: hash(member_id) % RAW_BUCKETS
+    bucket integer,                 -- storage bucket: hash(member_id) % RAW_BUCKETS; null for
+                                    -- a landing file kept as delivered (all buckets)
     path varchar not null,          -- where the file is (absolute path or URL)
     rows bigint not null            -- rows in the file (its footer's count)
 )
@@ -253,17 +256,73 @@ def raw_columns(kind: FileKind) -> list[tuple[str, str]]:
     return cols + [(name, ddl.removesuffix(" NOT NULL")) for name, ddl in LINEAGE_COLUMNS.items()]
 
 
-def raw_relation(kind: FileKind, paths: list[str]) -> str:
+def raw_relation(kind: FileKind, paths: list[str], landed_where: str = "true") -> str:
     """SQL of the raw rows in `paths` (Parquet files of the layout) with their storage bucket
-    `_bucket`, typed as raw.<kind>; a typed empty relation when there are none."""
+    `_bucket`, typed as raw.<kind>; a typed empty relation when there are none.
+
+    Bucketed files hold raw rows as written; landed files (is_landed) are read through
+    `landed_relation`, and only their rows matching `landed_where` (a bucket's share) are kept.
+    """
     if not paths:
         nulls = ", ".join(f"cast(null as {t}) as {name}" for name, t in raw_columns(kind))
         return f"(select {nulls}, cast(null as integer) as _bucket where false)"
-    names = ", ".join(name for name, _ in raw_columns(kind))
-    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    bucketed = [p for p in paths if not is_landed(p)]
+    landed = [p for p in paths if is_landed(p)]
+    parts = []
+    if bucketed:
+        names = ", ".join(name for name, _ in raw_columns(kind))
+        parts.append(
+            f"select {names}, bucket as _bucket from read_parquet({path_list(bucketed)}, "
+            "hive_partitioning = true, hive_types = {'bucket': integer})"
+        )
+    if landed:
+        parts.append(f"select * from {landed_relation(kind, landed)} where {landed_where}")
+    return "(" + " union all ".join(parts) + ")"
+
+
+def path_list(paths: list[str]) -> str:
+    """SQL list literal of file paths."""
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def is_landed(path: str) -> bool:
+    """Whether a raw file is a landing file kept as delivered:
+    `<raw_dir>/<kind>/landed/<file_sha256>/<landed name>`."""
+    parts = path.replace("\\", "/").rsplit("/", 3)
+    return len(parts) == 4 and parts[1] == LANDED_DIR
+
+
+def landed_relation(
+    kind: FileKind, paths: list[str], lineage: tuple[str, str] | None = None
+) -> str:
+    """SQL of the raw rows of landing Parquet files kept as delivered, typed as raw.<kind>.
+
+    Such a file holds exactly the contract's columns and types and only clean rows
+    (raw_layer.can_keep_landed), so a raw row is the fast path's values of its line (the same
+    expressions the load writes bucketed rows with: defaults and open ends applied); lineage
+    comes from its path (or `lineage` = (sha, name) for a file not yet in the layout), the
+    row from its position, and `_row_hash` and `_bucket` are computed as the load computes them.
+    Projection pushdown keeps a narrow read narrow: `_row_hash` reads every column only when
+    asked for (the key index holds it for the ingest).
+    """
+    from pipelines.ingest.fastpath import fast_values  # the ingest package imports this module
+    from pipelines.ingest.validate import SourceColumn, ident, literal
+
+    columns = {
+        c.name: SourceColumn(c.name, ident(c.name), DUCKDB_TYPES[c.dtype]) for c in kind.columns
+    }
+    if lineage is None:
+        sha, name = "parse_filename(parse_dirpath(filename))", "parse_filename(filename)"
+    else:
+        sha, name = literal(lineage[0]), literal(lineage[1])
+    content = ", ".join(ident(c.name) for c in kind.columns)
     return (
-        f"(select {names}, bucket as _bucket from read_parquet([{listed}], "
-        "hive_partitioning = true, hive_types = {'bucket': integer}))"
+        f"(select *, hash({content}) as _row_hash, "
+        f"cast(hash(member_id) % {RAW_BUCKETS} as integer) as _bucket from ("
+        f"select {', '.join(fast_values(kind, columns))}, {sha} as _file_sha256, "
+        f"{name} as _source_file, file_row_number + 1 as _source_row, "
+        "null::map(varchar, varchar) as _extra "
+        f"from read_parquet({path_list(paths)}, filename = true, file_row_number = true)))"
     )
 
 
@@ -327,6 +386,7 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_LAYOUT_DDL)
     for table, column, ddl in ADDED_COLUMNS:
         con.execute(f"alter table {RAW_SCHEMA}.{table} add column if not exists {column} {ddl}")
+    _allow_landed_files(con)
     missing = [
         name
         for (name,) in con.execute(
@@ -341,6 +401,17 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         refresh_raw_views(con, missing)
     for macro in in_force_macros():
         con.execute(macro)
+
+
+def _allow_landed_files(con: duckdb.DuckDBPyConnection) -> None:
+    """raw.raw_files.bucket made nullable in a warehouse made before landed files were kept."""
+    not_null = con.execute(
+        "select not is_nullable from duckdb_columns() where database_name = current_database() "
+        "and schema_name = ? and table_name = 'raw_files' and column_name = 'bucket'",
+        [RAW_SCHEMA],
+    ).fetchone()
+    if not_null and not_null[0]:
+        con.execute(f"alter table {RAW_SCHEMA}.raw_files alter column bucket drop not null")
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> None:

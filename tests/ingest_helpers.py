@@ -11,7 +11,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.contract import DUCKDB_TYPES, FileKind
 from pipelines.ingest import IngestReport, IngestSettings, ingest_landing
+from pipelines.ingest.validate import ident, literal
 
 HEADER = [
     "claim_id",
@@ -92,5 +94,25 @@ def counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
 
 
 def raw_files_on_disk(raw_dir: Path) -> list[Path]:
-    """The Parquet files under a raw layer's bucket folders."""
-    return sorted(raw_dir.glob("*/bucket=*/*.parquet"))
+    """The raw files under a raw layer: its bucket folders' Parquet files and the landing
+    files kept as delivered (not their key indexes)."""
+    return sorted([*raw_dir.glob("*/bucket=*/*.parquet"), *raw_dir.glob("*/landed/*/*")])
+
+
+def write_contract_parquet(path: Path, kind: FileKind, rows: list[dict[str, object]]) -> Path:
+    """A Parquet landing file in the contract's exact columns, order and DuckDB types."""
+    con = duckdb.connect()
+    names = [c.name for c in kind.columns]
+
+    def value(v: object) -> str:
+        return "null" if v in (None, "") else literal(str(v))
+
+    values = ", ".join("(" + ", ".join(value(r.get(n)) for n in names) + ")" for r in rows)
+    casts = ", ".join(
+        f"cast({ident(c.name)} as {DUCKDB_TYPES[c.dtype]}) as {ident(c.name)}" for c in kind.columns
+    )
+    con.execute(
+        f"copy (select {casts} from (values {values}) t({', '.join(map(ident, names))})) "
+        f"to {literal(str(path))} (format parquet)"
+    )
+    return path

@@ -22,6 +22,8 @@ from pipelines.config import load_rules
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS
 from pipelines.defs.rules_assets import MODELS
 from pipelines.rules.buckets import (
+    attach_bucket_raw,
+    attach_plan,
     bucket_file,
     bucket_of,
     build_bucket,
@@ -31,6 +33,7 @@ from pipelines.rules.buckets import (
 )
 from tests.builders import AS_OF, NOT_AVOIDABLE_DX, RawBuilder, build, write_raw
 from tests.conftest import Deployment
+from tests.ingest_helpers import write_contract_parquet
 from tests.test_cli import Night, small_plan
 from tests.test_rules_members import scenarios
 
@@ -216,3 +219,63 @@ def test_a_bucketed_night_after_corrections_and_a_new_snapshot_equals_a_single_o
         assert tiers.get("H000") != "High" and tiers["H001"] == "High", tiers
         assert "H002" in excluded and "H002" not in tiers, excluded
     assert published["bucketed"] == published["single"]
+
+
+def test_buckets_over_landing_files_kept_as_delivered_equal_a_single_night(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A first night loaded by a single run keeps its contract-exact Parquet files as
+    delivered (every bucket's rows in one file); a bucketed second night reads its share of
+    them by `_bucket`, and publishes what a single second night publishes."""
+    plan = small_plan(high=4, others=6)
+    frames = plan.frames()
+    correction = (
+        frames[MEDICAL_CLAIMS.name]
+        .filter(pl.col("member_id") == "H001")
+        .sort("service_from_date")
+        .head(1)
+        .with_columns(principal_diagnosis_code=pl.lit(NOT_AVOIDABLE_DX))
+    )
+    published = {}
+    for name, second_night_buckets in (("single", "1"), ("bucketed", "4")):
+        night = Night(tmp_path / name)
+        for kind in (MEDICAL_CLAIMS, ELIGIBILITY):
+            write_contract_parquet(
+                night.landing / f"{kind.name}_1.parquet", kind, frames[kind.name].to_dicts()
+            )
+        monkeypatch.setenv("ECM_BUCKETS", "1")
+        assert night.run("2026-11-20") == 0
+        with duckdb.connect(str(night.warehouse), read_only=True) as con:
+            assert con.execute("select count(*), count(bucket) from raw.raw_files").fetchall() == [
+                (2, 0)
+            ]
+        correction.write_csv(night.landing / "medical_claims_2.csv")
+        monkeypatch.setenv("ECM_BUCKETS", second_night_buckets)
+        assert night.run("2026-11-21") == 0
+        published[name] = {
+            file: (night.out / "latest" / file).read_bytes()
+            for file in ("candidates.csv", "exclusions.csv", "dropped.csv")
+        }
+        with duckdb.connect(str(night.warehouse), read_only=True) as con:
+            tiers = dict(con.execute("select member_id, tier from marts.fct_candidates").fetchall())
+        assert tiers["H000"] == "High" and tiers.get("H001") != "High", tiers
+    assert published["bucketed"] == published["single"]
+
+    # Each bucket reads its own members' lines of the kept files, and all of them once.
+    work = tmp_path / "bucketed" / "warehouse" / "ecm.duckdb"
+    with duckdb.connect(str(work)) as con:
+        prepare_buckets(con, work=work, buckets=4, run_token="t")
+        total = con.execute("select count(*) from raw.medical_claims").fetchone()[0]
+    read, members = 0, []
+    for b in range(4):
+        with duckdb.connect() as con:
+            attach_plan(con, work, 4, "t")
+            read += attach_bucket_raw(con, b, 4)
+            members.append(
+                {m for (m,) in con.execute("select member_id from raw.medical_claims").fetchall()}
+            )
+            assert con.execute(
+                f"select count(*) from raw.medical_claims where {bucket_of('member_id', 4)} <> ?",
+                [b],
+            ).fetchone() == (0,)
+    assert read == total and sum(map(len, members)) == len(set().union(*members))

@@ -35,7 +35,9 @@ def raw_landing(
         report = ingest_landing(
             con,
             settings.landing,
-            IngestSettings(run_quality=False, raw_dir=settings.raw),
+            IngestSettings(
+                run_quality=False, raw_dir=settings.raw, keep_landed=settings.buckets == 1
+            ),
             as_of=dt.date.fromisoformat(context.partition_key),
             run_id=context.run.run_id,
         )

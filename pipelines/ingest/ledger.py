@@ -14,7 +14,7 @@ import duckdb
 
 from pipelines.contract import FileKind
 from pipelines.ingest.validate import literal, rule_sql
-from pipelines.warehouse import NIGHT_ROW_COUNTS, RAW_SCHEMA, transaction
+from pipelines.warehouse import NIGHT_ROW_COUNTS, RAW_SCHEMA, is_landed, transaction
 
 # raw.night_files columns in the order record_night writes them.
 NIGHT_FILE_COLUMNS = (
@@ -193,7 +193,8 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
             problems.append(f"{name}: raw file {path} is missing")
         elif found[path][0] != rows:
             problems.append(f"{name}: raw file {path} holds {found[path][0]} rows, listed {rows}")
-    problems += _unlisted_files(con, {path for path, *_ in listed})
+    problems += _key_indexes(con, [(path, name) for path, _r, _s, name in listed if path in found])
+    problems += _unlisted_files(con)
     con.execute(
         "create or replace temp table reconcile_footers "
         "(sha varchar, n bigint, lo bigint, hi bigint)"
@@ -257,10 +258,23 @@ def _exists(path: str) -> bool:
 
 
 def _footers(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, tuple[int, int, int]]:
-    """Per file: (rows, min and max `_source_row`), from the footers only."""
+    """Per file: (rows, min and max `_source_row`), from the footers only; a landing file kept
+    as delivered holds its rows 1..n by position."""
+    landed = [p for p in paths if is_landed(p)]
+    paths = [p for p in paths if not is_landed(p)]
+    found = {
+        path: (n, 1, n)
+        for path, n in (
+            con.execute(
+                "select file_name, num_rows from parquet_file_metadata(?)", [landed]
+            ).fetchall()
+            if landed
+            else []
+        )
+    }
     if not paths:
-        return {}
-    return {
+        return found
+    return found | {
         path: (n, lo, hi)
         for path, n, lo, hi in con.execute(
             """
@@ -275,10 +289,41 @@ def _footers(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, tupl
     }
 
 
-def _unlisted_files(con: duckdb.DuckDBPyConnection, listed: set[str]) -> list[str]:
-    """Raw files on disk that raw.raw_files does not list (an orphan left after the ingest
+def _key_indexes(con: duckdb.DuckDBPyConnection, landed: list[tuple[str, str]]) -> list[str]:
+    """A landing file kept as delivered needs its key index, one row per row of the file
+    (later loads match re-delivered keys on it)."""
+    from pipelines.ingest.raw_layer import key_index_path  # the raw layer imports this module
+
+    files = [(path, key_index_path(path), name) for path, name in landed if is_landed(path)]
+    present = [index for _path, index, _name in files if _exists(index)]
+    rows = (
+        dict(
+            con.execute(
+                "select file_name, num_rows from parquet_file_metadata(?)", [present]
+            ).fetchall()
+        )
+        if present
+        else {}
+    )
+    sizes = _footers(con, [path for path, _index, _name in files])
+    problems = []
+    for path, index, name in files:
+        if index not in rows:
+            problems.append(f"{name}: key index {index} is missing")
+        elif rows[index] != sizes[path][0]:
+            problems.append(
+                f"{name}: key index {index} holds {rows[index]} rows, the file {sizes[path][0]}"
+            )
+    return problems
+
+
+def _unlisted_files(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Raw files on disk that no committed load put there (an orphan left after the ingest
     opened the layer, or a file put there by hand), named with their landed file."""
-    from pipelines.ingest.raw_layer import files_on_disk  # the raw layer imports this module
+    from pipelines.ingest.raw_layer import (  # the raw layer imports this module
+        expected_on_disk,
+        files_on_disk,
+    )
 
     folder = con.execute(f"select min(raw_dir) from {RAW_SCHEMA}.raw_layout").fetchone()[0]
     if folder is None or "://" in folder:
@@ -287,18 +332,21 @@ def _unlisted_files(con: duckdb.DuckDBPyConnection, listed: set[str]) -> list[st
         con.execute(f"select file_sha256, source_file from {RAW_SCHEMA}.load_ledger").fetchall()
     )
     problems = []
+    expected = expected_on_disk(con)
     for p in files_on_disk(Path(folder)):
-        if str(p) not in listed:
-            sha = p.name.split("_")[0]
+        if str(p) not in expected:
+            sha = p.parent.name if is_landed(str(p)) else p.name.split("_")[0].split(".")[0]
             problems.append(f"{names.get(sha, 'no landed file')}: raw file {p} is not listed")
     return problems
 
 
 def _overlaps(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rows both loaded and quarantined, per landed file: only the raw files of landed files
-    with quarantined rows are read, one narrow column."""
+    with quarantined rows are read, one narrow column (a kept landing file's key index)."""
+    from pipelines.ingest.raw_layer import key_index_path  # the raw layer imports this module
+
     paths = [
-        p
+        key_index_path(p) if is_landed(p) else p
         for (p,) in con.execute(
             f"select path from {RAW_SCHEMA}.raw_files where file_sha256 in "
             f"(select file_sha256 from {RAW_SCHEMA}.quarantine where source_row > 0)"
@@ -311,7 +359,7 @@ def _overlaps(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         con.execute(
             f"""
             select l._file_sha256, count(*)
-            from read_parquet(?) l
+            from read_parquet(?, union_by_name = true) l
             semi join {RAW_SCHEMA}.quarantine q
                 on q.file_sha256 = l._file_sha256 and q.source_row = l._source_row
             group by 1

@@ -1,15 +1,19 @@
 """Loading landing files into the raw layer: one transaction per file, nothing lost.
 
 Per file: stage it (stage.py), then in one transaction:
-1. rows that are not clean as delivered (fastpath.py: one cheap test per column) are copied
-   aside; there are usually few;
-2. the full contract checks (validate.py) run over the rows set aside only: their bad rows
+1. a Parquet file in the contract's exact columns and types is tried for keeping as
+   delivered: one scan runs the clean tests and writes its key index; when every row is clean
+   and no key repeats with other content, the file is copied into the raw layer byte for
+   byte and steps 2-5 are skipped (raw_layer.py);
+2. otherwise, rows that are not clean as delivered (fastpath.py: one cheap test per column)
+   are copied aside; there are usually few;
+3. the full contract checks (validate.py) run over the rows set aside only: their bad rows
    give one quarantine row per bad column;
-3. the clean rows (plain casts, one scan, no parsing) and the checked good rows are written
+4. the clean rows (plain casts, one scan, no parsing) and the checked good rows are written
    once into the raw layer's Parquet files (raw_layer.py), one per storage bucket;
-4. duplicated keys are found on the written rows (key columns only) and quarantined; the rare
+5. duplicated keys are found on the written rows (key columns only) and quarantined; the rare
    file holding them is written again without them;
-5. the file list (raw.raw_files), the view raw.<kind> over it and the ledger row; rows read =
+6. the file list (raw.raw_files), the view raw.<kind> over it and the ledger row; rows read =
    rows loaded + rows quarantined is asserted, and the file is re-checked for changes since it
    was hashed, before the commit. Files of a load that does not commit are removed (by the
    next ingest when the process was killed).
@@ -72,6 +76,10 @@ class IngestSettings:
     # False sends every row through the full checks; tests use it to show the fast path
     # changes nothing.
     fast_path: bool = True
+    # Keep a clean contract-exact Parquet landing file as delivered instead of writing its rows
+    # by bucket (raw_layer.py). A bucketed rules run (buckets > 1) reads only its buckets'
+    # files, so its ingest writes by bucket.
+    keep_landed: bool = True
 
 
 # Called with a file's path after its rows are inserted and before the change check and
@@ -150,6 +158,7 @@ def ingest_landing(
                 before_commit,
                 delivery_seq,
                 raw_dir,
+                settings.keep_landed,
             )
             if result.status == "loaded" and settings.run_quality:
                 result = _with_quality(con, result, lf.kind, settings)
@@ -177,6 +186,7 @@ def load_file(
     before_commit: BeforeCommit | None = None,
     delivery_seq: int = 0,
     raw_dir: Path | None = None,
+    keep_landed: bool = True,
 ) -> FileResult:
     started = time.perf_counter()
     sha = seen.sha256
@@ -197,6 +207,7 @@ def load_file(
                         delivery_seq,
                         raw_layer.resolve_raw_dir(con, raw_dir),
                         written,
+                        keep_landed,
                     )
                 if before_commit is not None:
                     before_commit(lf.path)
@@ -344,69 +355,25 @@ def _load_staged(
     delivery_seq: int,
     raw_dir: Path,
     written: list[str],
+    keep_landed: bool = True,
 ) -> dict[str, int]:
     """Load the staged rows; returns the file's counts (FileResult's rows_* fields). The
     paths of the raw files it writes are appended to `written` as they are written."""
     kind = lf.kind
-    lineage = f"{literal(sha)}, {literal(lf.name)}, {literal(kind.name)}"
     clean = clean_sql(kind, source.columns) if fast_path else "false"
-    lineage_values = f"{literal(sha)} as _file_sha256, {literal(lf.name)} as _source_file"
-
-    # 1. The rows the cheap tests do not pass, set aside as delivered (usually few).
-    con.execute(
-        f"create or replace temp table ingest_slow as select * from {source.sql} where not {clean}"
-    )
-    n_slow = con.execute("select count(*) from ingest_slow").fetchone()[0]
-    # 2. The full checks over the rows set aside.
-    n_bad = 0
-    parts = []
-    if n_slow:
-        con.execute(
-            "create or replace temp table ingest_checked as "
-            + checked_sql(kind, "ingest_slow", source.columns, source.extras, source.header_order)
+    files = None
+    if keep_landed and fast_path and raw_layer.can_keep_landed(kind, source):
+        files = _kept_as_delivered(con, lf, sha, source, clean, raw_dir, written)
+    if files is not None:
+        n_bad = n_dup = 0
+        inserted = source.rows
+    else:
+        files, n_bad, n_dup, inserted = _written_by_bucket(
+            con, lf, sha, source, clean, raw_dir, written
         )
-        n_bad = con.execute("select count(*) from ingest_checked where not _ok").fetchone()[0]
-        if n_bad:
-            con.execute(f"insert into {RAW_SCHEMA}.quarantine " + _unpivot_bad(kind, lineage))
-        checked_values = ", ".join(
-            f"{ident('v__' + c.name)} as {ident(c.name)}" for c in kind.columns
-        )
-        parts.append(
-            f"select {checked_values}, {lineage_values}, _row as _source_row, _extra "
-            "from ingest_checked where _ok"
-        )
-    # 3. The clean rows: every row but those set aside (by row number, so the tests are not
-    # evaluated a second time; usually there are none to leave out), and the checked good
-    # rows, written once into the raw layer.
-    if n_slow < source.rows:
-        values = ", ".join(fast_values(kind, source.columns))
-        rest = "" if n_slow == 0 else "where _row not in (select _row from ingest_slow)"
-        parts.insert(
-            0,
-            f"select {values}, {lineage_values}, _row as _source_row, "
-            f"{extra_sql(source.extras)} as _extra from {source.sql} {rest}",
-        )
-    files = []
-    if parts:
-        files = raw_layer.write_rows(con, kind, f"({' union all '.join(parts)})", sha, raw_dir)
-    written += [f.path for f in files]
-    inserted = sum(f.rows for f in files)
-
-    # 4. Duplicated keys, found on the written rows, quarantined with the row as the file
-    # delivered it; the files holding them are written again without them.
-    n_dup, _ = _find_duplicates(con, kind, raw_layer.rows_of(kind, files))
-    if n_dup:
-        dup_rows = f"(select s.* from {source.sql} s semi join ingest_dup d on s._row = d._row)"
-        checked = checked_sql(kind, dup_rows, source.columns, source.extras, source.header_order)
-        key_text = "concat_ws('|', " + ", ".join(ident("o__" + k) for k in kind.key) + ")"
-        con.execute(
-            f"insert into {RAW_SCHEMA}.quarantine select {lineage}, _row, "
-            f"{literal(','.join(kind.key))}, {key_text}, 'duplicate_key', _row_json "
-            f"from ({checked})"
-        )
-        files = raw_layer.without_rows(con, files, "ingest_dup")
     loaded = inserted - n_dup
     mine = raw_layer.rows_of(kind, files)
+    keys = raw_layer.key_rows(kind, [f.path for f in files])
 
     if source.rejected_lines:
         con.executemany(
@@ -418,7 +385,7 @@ def _load_staged(
         )
     quarantined = n_bad + n_dup + len(source.rejected_lines)
     warned = ledger.record_warnings(con, kind, sha, lf.name, mine)
-    corrected, duplicates = _supersede(con, lf, sha, delivery_seq, mine)
+    corrected, duplicates = _supersede(con, lf, sha, delivery_seq, keys)
     if source.rows != loaded + quarantined:
         raise duckdb.InvalidInputException(
             f"rows read {source.rows} != loaded {loaded} + quarantined {quarantined}"
@@ -450,6 +417,109 @@ def _load_staged(
         "rows_superseded": corrected,
         "rows_duplicate": duplicates,
     }
+
+
+def _written_by_bucket(
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    sha: str,
+    source: StagedSource,
+    clean: str,
+    raw_dir: Path,
+    written: list[str],
+) -> tuple[list[raw_layer.RawFile], int, int, int]:
+    """Steps 2-5 of the module docstring: the rows written into the layout by bucket; returns
+    (raw files, bad rows quarantined, duplicate rows quarantined, rows written)."""
+    kind = lf.kind
+    lineage = f"{literal(sha)}, {literal(lf.name)}, {literal(kind.name)}"
+    lineage_values = f"{literal(sha)} as _file_sha256, {literal(lf.name)} as _source_file"
+
+    # 2. The rows the cheap tests do not pass, set aside as delivered (usually few).
+    con.execute(
+        f"create or replace temp table ingest_slow as select * from {source.sql} where not {clean}"
+    )
+    n_slow = con.execute("select count(*) from ingest_slow").fetchone()[0]
+    # 3. The full checks over the rows set aside.
+    n_bad = 0
+    parts = []
+    if n_slow:
+        con.execute(
+            "create or replace temp table ingest_checked as "
+            + checked_sql(kind, "ingest_slow", source.columns, source.extras, source.header_order)
+        )
+        n_bad = con.execute("select count(*) from ingest_checked where not _ok").fetchone()[0]
+        if n_bad:
+            con.execute(f"insert into {RAW_SCHEMA}.quarantine " + _unpivot_bad(kind, lineage))
+        checked_values = ", ".join(
+            f"{ident('v__' + c.name)} as {ident(c.name)}" for c in kind.columns
+        )
+        parts.append(
+            f"select {checked_values}, {lineage_values}, _row as _source_row, _extra "
+            "from ingest_checked where _ok"
+        )
+    # 4. The clean rows: every row but those set aside (by row number, so the tests are not
+    # evaluated a second time; usually there are none to leave out), and the checked good
+    # rows, written once into the raw layer.
+    if n_slow < source.rows:
+        values = ", ".join(fast_values(kind, source.columns))
+        rest = "" if n_slow == 0 else "where _row not in (select _row from ingest_slow)"
+        parts.insert(
+            0,
+            f"select {values}, {lineage_values}, _row as _source_row, "
+            f"{extra_sql(source.extras)} as _extra from {source.sql} {rest}",
+        )
+    files = []
+    if parts:
+        files = raw_layer.write_rows(con, kind, f"({' union all '.join(parts)})", sha, raw_dir)
+    written += [f.path for f in files]
+    inserted = sum(f.rows for f in files)
+
+    # 5. Duplicated keys, found on the written rows, quarantined with the row as the file
+    # delivered it; the files holding them are written again without them.
+    n_dup, _ = _find_duplicates(con, kind, raw_layer.key_rows(kind, [f.path for f in files]))
+    if n_dup:
+        dup_rows = f"(select s.* from {source.sql} s semi join ingest_dup d on s._row = d._row)"
+        checked = checked_sql(kind, dup_rows, source.columns, source.extras, source.header_order)
+        key_text = "concat_ws('|', " + ", ".join(ident("o__" + k) for k in kind.key) + ")"
+        con.execute(
+            f"insert into {RAW_SCHEMA}.quarantine select {lineage}, _row, "
+            f"{literal(','.join(kind.key))}, {key_text}, 'duplicate_key', _row_json "
+            f"from ({checked})"
+        )
+        files = raw_layer.without_rows(con, files, "ingest_dup")
+    return files, n_bad, n_dup, inserted
+
+
+def _kept_as_delivered(
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    sha: str,
+    source: StagedSource,
+    clean: str,
+    raw_dir: Path,
+    written: list[str],
+) -> list[raw_layer.RawFile] | None:
+    """Step 1 of the module docstring: the landing file kept as delivered, when every row is
+    clean and no key repeats with other content; None (nothing kept) otherwise."""
+    kind = lf.kind
+    index, unclean = raw_layer.write_key_index(con, kind, source, sha, lf.name, clean, raw_dir)
+    written.append(index)
+    n_dup = 0
+    if not unclean:
+        n_dup, _ = _find_duplicates(con, kind, f"read_parquet({literal(index)})")
+    if unclean or n_dup:
+        raw_layer.remove_files([index])
+        written.remove(index)
+        return None
+    target = raw_layer.landed_path(raw_dir, kind, sha, lf.name)
+    written.append(str(target))
+    try:
+        return [raw_layer.keep_landed(lf.path, target, sha, source.rows)]
+    except ValueError as e:
+        raise FileRejected(
+            ledger.CHANGED_DURING_LOAD,
+            f"{lf.name}: {e}; nothing of it was kept, the next run loads it again",
+        ) from None
 
 
 def _unpivot_bad(kind: FileKind, lineage: str) -> str:
@@ -488,10 +558,10 @@ def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, mine: str) 
         "create or replace temp table ingest_dup_rows as "
         f"select * from {mine} where hash({keys}) in (select h from ingest_dup_hash)"
     )
-    same = _same_content(kind, "m", "f")
     con.execute(
         "create or replace temp table ingest_dup_pairs as "
-        f"select m._source_row as _row, f._source_row as first_row, {same} as identical "
+        "select m._source_row as _row, f._source_row as first_row, "
+        "m._row_hash = f._row_hash as identical "
         f"from ingest_dup_rows m join (select {keys}, min(_source_row) as first_row "
         f"from ingest_dup_rows group by all) r using ({keys}) "
         "join ingest_dup_rows f on f._source_row = r.first_row "
@@ -506,13 +576,6 @@ def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, mine: str) 
     return (
         con.execute("select count(*) from ingest_dup").fetchone()[0],
         con.execute("select count(*) from ingest_same").fetchone()[0],
-    )
-
-
-def _same_content(kind: FileKind, a: str, b: str) -> str:
-    """SQL: rows `a` and `b` carry the same value in every contract column (nulls equal)."""
-    return " and ".join(
-        f"{a}.{ident(c.name)} is not distinct from {b}.{ident(c.name)}" for c in kind.columns
     )
 
 

@@ -2,10 +2,19 @@
 
 Layout: `<raw_dir>/<kind>/bucket=NN/<file_sha256>_<i>.parquet`, NN the storage bucket
 `hash(member_id) % RAW_BUCKETS`. A landed file's loaded rows are written once, when it loads,
-and never modified. The warehouse lists the files in raw.raw_files in the transaction of the
-file's ledger row, and raw.<kind> is a view over that pinned list (pipelines/warehouse.py): a
-file is in the raw layer iff its load committed. A Parquet file no committed load lists is an
-orphan of a killed load, removed when the next ingest opens the layer.
+and never modified. A clean Parquet landing file in the contract's exact columns and types
+(can_keep_landed) is not rewritten at all: it is copied byte for byte, as delivered, to
+`<raw_dir>/<kind>/landed/<file_sha256>/<landed name>` and read through
+warehouse.landed_relation; beside it `<raw_dir>/<kind>/keys/<file_sha256>.parquet`, its key
+index (key columns, lineage and `_row_hash` of every row), lets later loads match
+re-delivered keys without reading its other columns. Why: rewriting 40M clean claim lines
+by bucket was most of a cold ingest at 1M members; a kept file costs one scan (the clean
+tests and the key index together) and a copy.
+
+The warehouse lists the files in raw.raw_files in the transaction of the file's ledger row,
+and raw.<kind> is a view over that pinned list (pipelines/warehouse.py): a file is in the raw
+layer iff its load committed. A file no committed load put there is an orphan of a killed
+load, removed when the next ingest opens the layer.
 
 `<raw_dir>/_layout.json` records the buckets, DuckDB's hash of a probe string (hash() is not
 promised stable across DuckDB versions; a changed hash would put a member's new rows in
@@ -17,6 +26,7 @@ warehouse no longer grows with raw history.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -28,12 +38,17 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import FILE_KINDS, FileKind
+from pipelines.contract import DUCKDB_TYPES, FILE_KINDS, FileKind
+from pipelines.ingest.fastpath import fast_values
+from pipelines.ingest.stage import StagedSource
 from pipelines.ingest.validate import ident, literal
 from pipelines.warehouse import (
+    LANDED_DIR,
     RAW_BUCKETS,
     RAW_SCHEMA,
     create_raw_schema,
+    is_landed,
+    path_list,
     raw_columns,
     raw_kind_is_table,
     raw_relation,
@@ -45,7 +60,10 @@ log = logging.getLogger(__name__)
 
 LAYOUT_FILE = "_layout.json"
 LAYOUT_NAME = "ecm raw layer"
-LAYOUT_VERSION = 2  # 2: rows carry _row_hash
+LAYOUT_VERSION = 3  # 2: rows carry _row_hash; 3: landing files kept as delivered
+# Layouts this release reads; an older readable one is upgraded in place (3 adds files only).
+READABLE_VERSIONS = (2, 3)
+KEYS_DIR = "keys"
 PROBE = "ecm-bucket-probe"
 # Rows a thread gathers before writing them out to the bucket files. DuckDB's default
 # (524,288) held 4.4 GiB of peak RSS writing a 4M-line claims file (100k members); 10,000
@@ -60,7 +78,7 @@ class RawLayoutError(RuntimeError):
 
 @dataclass(frozen=True)
 class RawFile:
-    bucket: int
+    bucket: int | None  # None: a landing file kept as delivered (rows of every bucket)
     path: str
     rows: int
 
@@ -134,7 +152,7 @@ def _checked_layout(
     path = folder / LAYOUT_FILE
     expected = _layout(con, recorded["warehouse_id"] if recorded else uuid.uuid4().hex)
     if not path.exists():
-        if any(folder.glob("*/bucket=*/*.parquet")):
+        if any(folder.glob("*/bucket=*/*.parquet")) or any(folder.glob(f"*/{LANDED_DIR}/*/*")):
             raise RawLayoutError(
                 f"raw folder {folder} holds Parquet files but no {LAYOUT_FILE}: it is not a raw "
                 "layer this pipeline wrote. Point ECM_RAW_DIR at another folder, or empty it."
@@ -148,9 +166,14 @@ def _checked_layout(
         raise RawLayoutError(f"{path} cannot be read ({e}); restore it from a backup") from None
     differs = [
         f"{key}: the folder has {found.get(key)!r}, this run expects {expected[key]!r}"
-        for key in ("layout", "version", "buckets", "bucket_of", "probe")
+        for key in ("layout", "buckets", "bucket_of", "probe")
         if found.get(key) != expected[key]
     ]
+    if found.get("version") not in READABLE_VERSIONS:
+        differs.append(
+            f"version: the folder has {found.get('version')!r}, this run reads "
+            f"{' or '.join(map(str, READABLE_VERSIONS))}"
+        )
     if differs:
         raise RawLayoutError(
             f"raw folder {folder} was written with another layout ({'; '.join(differs)}): "
@@ -164,6 +187,9 @@ def _checked_layout(
             " two warehouses must not share one. Point ECM_RAW_DIR (or the warehouse path) at "
             "another folder, or remove this one if its warehouse is gone."
         )
+    if found.get("version") != LAYOUT_VERSION:
+        found = {**found, "version": LAYOUT_VERSION}
+        _write_atomically(path, json.dumps(found, indent=2, sort_keys=True) + "\n")
     return found
 
 
@@ -274,17 +300,107 @@ def remove_files(paths: list[str]) -> None:
 
 
 def files_on_disk(folder: Path) -> list[Path]:
-    """Every file under the layout's bucket folders (Parquet and half-written rewrites)."""
-    return sorted(p for p in folder.glob("*/bucket=*/*") if p.is_file())
+    """Every file under the layout's bucket, landed and key-index folders (Parquet files and
+    half-written copies)."""
+    patterns = ("*/bucket=*/*", f"*/{LANDED_DIR}/*/*", f"*/{KEYS_DIR}/*")
+    return sorted(p for pattern in patterns for p in folder.glob(pattern) if p.is_file())
+
+
+def expected_on_disk(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The paths the committed loads put on disk: the listed raw files and the key index of
+    every landed file among them."""
+    listed = [p for (p,) in con.execute(f"select path from {RAW_SCHEMA}.raw_files").fetchall()]
+    return set(listed) | {key_index_path(p) for p in listed if is_landed(p)}
 
 
 def remove_orphans(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
-    """Remove the files under the layout that raw.raw_files does not list; returns how many."""
-    listed = {p for (p,) in con.execute(f"select path from {RAW_SCHEMA}.raw_files").fetchall()}
-    orphans = [p for p in files_on_disk(folder) if str(p) not in listed]
+    """Remove the files under the layout that no committed load put there; returns how many."""
+    expected = expected_on_disk(con)
+    orphans = [p for p in files_on_disk(folder) if str(p) not in expected]
     for p in orphans:
         p.unlink(missing_ok=True)
+        if p.parent.parent.name == LANDED_DIR and not any(p.parent.iterdir()):
+            p.parent.rmdir()
     return len(orphans)
+
+
+def landed_path(folder: Path, kind: FileKind, sha: str, name: str) -> Path:
+    return folder / kind.name / LANDED_DIR / sha / name
+
+
+def key_index_path(path: str) -> str:
+    """The key index of the landed file at `path` (<raw_dir>/<kind>/keys/<sha>.parquet)."""
+    base, _landed, sha, _name = path.replace("\\", "/").rsplit("/", 3)
+    return f"{base}/{KEYS_DIR}/{sha}.parquet"
+
+
+def can_keep_landed(kind: FileKind, source: StagedSource) -> bool:
+    """Whether a staged Parquet file holds exactly the contract's columns, in its order, by
+    its exact names and DuckDB types, and nothing else: then its rows, once all are clean,
+    read as the raw rows the load would write (warehouse.landed_relation)."""
+    delivered = [(s.header, s.type.upper()) for s in source.header_order]
+    return delivered == [(c.name, DUCKDB_TYPES[c.dtype]) for c in kind.columns]
+
+
+def write_key_index(
+    con: duckdb.DuckDBPyConnection,
+    kind: FileKind,
+    source: StagedSource,
+    sha: str,
+    name: str,
+    clean: str,
+    folder: Path,
+) -> tuple[str, int]:
+    """Write the key index of a landing file that may be kept, in one scan that also runs the
+    clean tests (`clean`, over the staged source); returns its path and how many rows are not
+    clean (the file is then not kept, and the index is removed by the caller)."""
+    target = folder / kind.name / KEYS_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    path = str(target / f"{sha}.parquet")
+    columns = {c.name: source.columns[c.name] for c in kind.columns}
+    content = ", ".join(ident(c.name) for c in kind.columns)
+    keys = ", ".join(ident(k) for k in kind.key)
+    con.execute(
+        f"copy (select {keys}{', ' if keys else ''}{literal(sha)} as _file_sha256, "
+        f"{literal(name)} as _source_file, _source_row, hash({content}) as _row_hash, _clean "
+        f"from (select {', '.join(fast_values(kind, columns))}, _row as _source_row, "
+        f"{clean} as _clean from {source.sql})) "
+        f"to {literal(path)} (format parquet)"
+    )
+    unclean = con.execute(
+        f"select count(*) from read_parquet({literal(path)}) where not _clean"
+    ).fetchone()[0]
+    return path, int(unclean)
+
+
+def keep_landed(source: Path, target: Path, sha: str, rows: int) -> RawFile:
+    """Copy a landing file byte for byte into the layout, hashing what it copies: a file
+    that changed since it was hashed is refused (ValueError), never kept."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    digest = hashlib.sha256()
+    with open(source, "rb") as src, open(tmp, "wb") as out:
+        while chunk := src.read(1 << 22):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != sha:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"{source.name} changed while it was copied into the raw layer")
+    os.replace(tmp, target)
+    return RawFile(None, str(target), rows)
+
+
+def key_rows(kind: FileKind, paths: list[str]) -> str:
+    """SQL of the key columns, lineage and `_row_hash` of the raw rows in `paths`: bucketed
+    files' own columns, and landed files' key indexes (whose other columns are not read)."""
+    names = [*kind.key, "_file_sha256", "_source_file", "_source_row", "_row_hash"]
+    select = ", ".join(ident(n) for n in names)
+    bucketed = [p for p in paths if not is_landed(p)]
+    indexes = [key_index_path(p) for p in paths if is_landed(p)]
+    parts = [f"select {select} from {raw_relation(kind, bucketed)}"]
+    if indexes:
+        parts.append(f"select {select} from read_parquet({path_list(indexes)})")
+    return "(" + " union all ".join(parts) + ")"
 
 
 def _migrate_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> None:

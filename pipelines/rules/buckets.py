@@ -213,9 +213,12 @@ def attach_bucket_raw(con: duckdb.DuckDBPyConnection, bucket: int, buckets: int)
     """
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     share = f"bucket % {int(buckets)} = {int(bucket)}"
+    # A landing file kept as delivered (bucket null) holds every bucket's rows: the bucket
+    # reads its share of them by the rows' own `_bucket`.
+    landed_share = f"_bucket % {int(buckets)} = {int(bucket)}"
     for name, kind in FILE_KINDS.items():
-        paths = view_paths(con, name, f"{PLAN}.raw_files", share)
-        relation = f"select * from {raw_relation(kind, paths)}"
+        paths = view_paths(con, name, f"{PLAN}.raw_files", f"{share} or bucket is null")
+        relation = f"select * from {raw_relation(kind, paths, landed_share)}"
         if name == CLAIMS:
             relation += (
                 f" union all by name select * exclude (rules_bucket) from {PLAN}.chained_lines "
@@ -231,6 +234,11 @@ def attach_bucket_raw(con: duckdb.DuckDBPyConnection, bucket: int, buckets: int)
         f"select coalesce(sum(rows), 0) from {PLAN}.raw_files where kind = ? and {share}",
         [CLAIMS],
     ).fetchall()[0][0]
+    landed = view_paths(con, CLAIMS, f"{PLAN}.raw_files", "bucket is null")
+    if landed:
+        own += con.execute(
+            f"select count(*) from {raw_relation(FILE_KINDS[CLAIMS], landed, landed_share)}"
+        ).fetchall()[0][0]
     chained = con.execute(
         f"select count(*) from {PLAN}.chained_lines where rules_bucket = ?", [bucket]
     ).fetchall()[0][0]

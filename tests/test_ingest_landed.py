@@ -1,0 +1,269 @@
+"""Landing Parquet kept as delivered: a clean file in the contract's exact columns and types is
+copied into the raw layer byte for byte (no rewrite by bucket) and reads exactly as the rows
+the load would have written; anything else (a row to normalize, a conflicting duplicate, a
+column of another type) is written by bucket as before. Corrections against kept files, a
+killed load's leftovers, reconcile and the layout upgrade hold on the new files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS, FileKind
+from pipelines.ingest import IngestSettings, ingest_landing, reconcile
+from pipelines.ingest.raw_layer import LAYOUT_FILE, RawLayoutError, key_index_path
+from pipelines.ingest.validate import literal
+from pipelines.warehouse import connect, raw_columns
+from tests.ingest_helpers import claim, raw_files_on_disk, write_contract_parquet
+
+
+def _ingest(db: Path, landing: Path, keep: bool = True) -> duckdb.DuckDBPyConnection:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(db)
+    ingest_landing(con, landing, IngestSettings(run_quality=False, keep_landed=keep))
+    return con
+
+
+def _raw(con: duckdb.DuckDBPyConnection, kind: FileKind) -> list[tuple]:
+    names = ", ".join(name for name, _ in raw_columns(kind))
+    return con.execute(f"select {names}, _bucket from raw.{kind.name} order by all").fetchall()
+
+
+def _listed(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        "select g.source_file, f.bucket, f.path, f.rows from raw.raw_files f "
+        "join raw.load_ledger g using (file_sha256) order by g.source_file, f.path"
+    ).fetchall()
+
+
+def _claims(n: int, prefix: str = "C", **overrides: str) -> list[dict[str, str]]:
+    return [
+        claim(member_id=f"M{i % 7}", claim_id=f"{prefix}{i}", claim_line_number="1", **overrides)
+        for i in range(n)
+    ]
+
+
+def test_a_kept_file_reads_as_the_rows_the_load_would_write(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    claims = _claims(30)
+    claims[3]["service_to_date"] = ""  # defaults to the from date
+    claims[4]["paid_amount"] = ""
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, claims)
+    spans = [
+        {"member_id": "M1", "enrollment_start_date": "2025-01-01", "birth_date": "1980-02-03"},
+        {
+            "member_id": "M2",
+            "enrollment_start_date": "2025-01-01",
+            "enrollment_end_date": "9999-12-31",  # open: stored as null
+            "birth_date": "2015-05-06",
+            "in_ecm": "true",
+        },
+    ]
+    write_contract_parquet(landing / "eligibility_20261101.parquet", ELIGIBILITY, spans)
+
+    kept = _ingest(tmp_path / "kept.duckdb", landing)
+    written = _ingest(tmp_path / "written" / "w.duckdb", landing, keep=False)
+
+    for name, bucket, path, rows in _listed(kept):
+        assert bucket is None
+        assert Path(path).parent.parent.name == "landed"
+        assert Path(path).name == name  # as delivered, under its content hash
+        assert Path(path).read_bytes() == (landing / name).read_bytes()
+        assert Path(key_index_path(path)).is_file()
+        assert rows == {"medical_claims_1.parquet": 30, "eligibility_20261101.parquet": 2}[name]
+    assert all(bucket is not None for _, bucket, _, _ in _listed(written))
+    for kind in (MEDICAL_CLAIMS, ELIGIBILITY):
+        assert _raw(kept, kind) == _raw(written, kind)
+        assert (
+            kept.execute(f"describe raw.{kind.name}").fetchall()
+            == written.execute(f"describe raw.{kind.name}").fetchall()
+        )
+    assert kept.execute(
+        "select service_to_date, paid_amount from raw.medical_claims where claim_id = 'C3'"
+    ).fetchone() == (kept.execute("select date '2026-03-04'").fetchone()[0], 125.5)
+    assert kept.execute(
+        "select enrollment_end_date from raw.eligibility where member_id = 'M2'"
+    ).fetchone() == (None,)
+    assert reconcile(kept) == []
+
+
+def test_corrections_and_duplicates_against_kept_files(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(20))
+    con = _ingest(tmp_path / "w.duckdb", landing)
+    later = _claims(20)[:4]
+    for row in later[:3]:
+        row["paid_amount"] = "99.00"  # three corrections; the fourth line is identical
+    write_contract_parquet(landing / "medical_claims_2.parquet", MEDICAL_CLAIMS, later)
+    ingest_landing(con, landing, IngestSettings(run_quality=False))
+
+    assert con.execute(
+        "select source_file, source_row, by_source_file, by_source_row, reason "
+        "from raw.superseded_rows order by source_row"
+    ).fetchall() == [
+        ("medical_claims_1.parquet", 1, "medical_claims_2.parquet", 1, "correction"),
+        ("medical_claims_1.parquet", 2, "medical_claims_2.parquet", 2, "correction"),
+        ("medical_claims_1.parquet", 3, "medical_claims_2.parquet", 3, "correction"),
+        ("medical_claims_1.parquet", 4, "medical_claims_2.parquet", 4, "duplicate"),
+    ]
+    in_force = con.execute(
+        "select claim_id, paid_amount, _source_file from raw.rows_in_force('medical_claims') "
+        "where claim_id in ('C0', 'C3', 'C4') order by 1"
+    ).fetchall()
+    assert [(c, float(p), f) for c, p, f in in_force] == [
+        ("C0", 99.0, "medical_claims_2.parquet"),
+        ("C3", 125.5, "medical_claims_2.parquet"),
+        ("C4", 125.5, "medical_claims_1.parquet"),
+    ]
+    assert reconcile(con) == []
+
+
+def test_a_file_needing_the_full_checks_is_written_by_bucket(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    rows = _claims(10)
+    rows[5]["revenue_code"] = "450"  # normalized to 0450 by the full checks: not as delivered
+    rows[6]["member_id"] = None  # required: quarantined
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, rows)
+    con = _ingest(tmp_path / "w.duckdb", landing)
+
+    assert all(bucket is not None for _, bucket, _, _ in _listed(con))
+    assert not list((tmp_path / "raw").glob("*/keys/*"))  # the tried key index is gone
+    assert con.execute(
+        "select revenue_code from raw.medical_claims where claim_id = 'C5'"
+    ).fetchone() == ("0450",)
+    assert con.execute("select source_row, reason from raw.quarantine").fetchall() == [
+        (7, "missing_required")
+    ]
+    assert reconcile(con) == []
+
+
+def test_a_conflicting_duplicate_is_quarantined_and_the_file_written_by_bucket(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    rows = _claims(6)
+    rows.append({**rows[2], "paid_amount": "1.00"})  # row 7: key of row 3, other content
+    rows.append(dict(rows[1]))  # row 8: identical to row 2
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, rows)
+    con = _ingest(tmp_path / "w.duckdb", landing)
+
+    assert all(bucket is not None for _, bucket, _, _ in _listed(con))
+    assert con.execute("select source_row, reason from raw.quarantine").fetchall() == [
+        (7, "duplicate_key")
+    ]
+    assert con.execute(
+        "select source_row, by_source_row, reason from raw.superseded_rows"
+    ).fetchall() == [(8, 2, "duplicate")]
+    assert con.execute("select count(*) from raw.medical_claims").fetchone() == (7,)
+    assert reconcile(con) == []
+
+
+def test_an_identical_repeat_keeps_the_file(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    rows = _claims(4)
+    rows.append(dict(rows[0]))  # row 5 repeats row 1 exactly
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, rows)
+    con = _ingest(tmp_path / "w.duckdb", landing)
+
+    assert [bucket for _, bucket, _, _ in _listed(con)] == [None]
+    assert con.execute(
+        "select source_row, by_source_row, reason from raw.superseded_rows"
+    ).fetchall() == [(5, 1, "duplicate")]
+    assert con.execute("select count(*) from raw.rows_in_force('medical_claims')").fetchone() == (
+        4,
+    )
+    assert reconcile(con) == []
+
+
+def test_another_type_or_an_extra_column_is_written_by_bucket(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    path = write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(5))
+    duckdb.execute(
+        f"copy (select * replace (cast(paid_amount as double) as paid_amount), 'x' as note "
+        f"from read_parquet({literal(str(path))})) to {literal(f'{path}.tmp')} (format parquet)"
+    )
+    Path(f"{path}.tmp").replace(path)
+    con = _ingest(tmp_path / "w.duckdb", landing)
+    assert all(bucket is not None for _, bucket, _, _ in _listed(con))
+    assert con.execute("select count(*), count(_extra) from raw.medical_claims").fetchone() == (
+        5,
+        5,
+    )
+
+
+def test_a_killed_loads_kept_file_and_key_index_are_removed_and_named(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(5))
+    con = _ingest(tmp_path / "w.duckdb", landing)
+    raw = tmp_path / "raw" / "medical_claims"
+    orphan_sha = hashlib.sha256(b"never committed").hexdigest()
+    (raw / "landed" / orphan_sha).mkdir()
+    (raw / "landed" / orphan_sha / "medical_claims_2.parquet").write_bytes(b"x")
+    (raw / "keys" / f"{orphan_sha}.parquet").write_bytes(b"x")
+
+    problems = reconcile(con)
+    assert len(problems) == 2 and all("is not listed" in p for p in problems)
+    ingest_landing(con, landing, IngestSettings(run_quality=False))  # opens the layer
+    assert not (raw / "landed" / orphan_sha).exists()
+    assert not (raw / "keys" / f"{orphan_sha}.parquet").exists()
+    assert reconcile(con) == []
+    assert [p.name for p in raw_files_on_disk(tmp_path / "raw")] == ["medical_claims_1.parquet"]
+
+
+def test_reconcile_names_a_missing_or_short_key_index(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(5))
+    con = _ingest(tmp_path / "w.duckdb", landing)
+    (path,) = [p for _, _, p, _ in _listed(con)]
+    index = Path(key_index_path(path))
+    duckdb.execute(
+        f"copy (select * from read_parquet({literal(str(index))}) where _source_row < 5) "
+        f"to {literal(f'{index}.tmp')} (format parquet)"
+    )
+    Path(f"{index}.tmp").replace(index)
+    assert reconcile(con) == [
+        f"medical_claims_1.parquet: key index {index} holds 4 rows, the file 5"
+    ]
+    index.unlink()
+    assert reconcile(con) == [f"medical_claims_1.parquet: key index {index} is missing"]
+
+
+def test_a_version_2_layout_is_upgraded_and_version_1_refused(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(5))
+    con = _ingest(tmp_path / "w.duckdb", landing)
+    layout = tmp_path / "raw" / LAYOUT_FILE
+    recorded = json.loads(layout.read_text())
+    assert recorded["version"] == 3
+    layout.write_text(json.dumps({**recorded, "version": 2}))
+    ingest_landing(con, landing, IngestSettings(run_quality=False))
+    assert json.loads(layout.read_text())["version"] == 3
+    layout.write_text(json.dumps({**recorded, "version": 1}))
+    with pytest.raises(RawLayoutError, match="version"):
+        ingest_landing(con, landing, IngestSettings(run_quality=False))
+
+
+def test_an_older_file_list_with_a_required_bucket_takes_landed_files(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.raw_files (kind varchar not null, file_sha256 varchar not null, "
+        "bucket integer not null, path varchar not null, rows bigint not null)"
+    )
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(5))
+    ingest_landing(con, landing, IngestSettings(run_quality=False))
+    assert [bucket for _, bucket, _, _ in _listed(con)] == [None]
+    assert con.execute("select count(*) from raw.medical_claims").fetchone() == (5,)
