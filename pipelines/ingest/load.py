@@ -51,7 +51,7 @@ from pipelines.ingest.quality import quality_of_file
 from pipelines.ingest.report import FileRejected, FileResult, IngestReport, SkippedFile
 from pipelines.ingest.stage import StagedSource, stage
 from pipelines.ingest.validate import checked_sql, ident, literal
-from pipelines.warehouse import RAW_SCHEMA, raw_relation, refresh_raw_views, transaction
+from pipelines.warehouse import RAW_SCHEMA, refresh_raw_views, transaction
 
 log = logging.getLogger(__name__)
 
@@ -594,9 +594,10 @@ def _supersede(
     identical. Earlier deliveries are matched for an accumulating kind (claims) and for an
     incremental snapshot file; a full snapshot replaces the previous delivery whole (see
     raw.files_out_of_force), so it is matched only against files of its own delivery. `mine`
-    is this file's written rows. Earlier rows are read from their Parquet files, their key
-    columns and row hash only, within this file's range of the first key column, which lets
-    DuckDB skip their other row groups. Returns (corrections, duplicates).
+    is this file's written rows. Earlier rows are read as key rows (raw_layer.key_rows: a
+    bucketed file's key columns and row hash, a landed file's key index; never the content
+    of history), within this file's range of the first key column, which lets DuckDB skip
+    their other row groups. Returns (corrections, duplicates).
     """
     kind = lf.kind
     now = literal(dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "))
@@ -640,11 +641,11 @@ def _supersede(
         f"o._file_sha256, o._source_file, o._source_row, {_key_text(kind, 'o')}, {by}, "
         "m._source_row, case when m._row_hash = o._row_hash then 'duplicate' "
         f"else 'correction' end, {now}::timestamp "
-        f"from (select {keys}, _file_sha256, _source_file, _source_row, _row_hash "
-        f"from {raw_relation(kind, earlier)} where {first} between $lo and $hi) o "
+        f"from {raw_layer.key_rows(kind, earlier)} o "
         f"join (select {keys}, _source_row, _row_hash from {mine}) m on {on} "
         f"anti join {RAW_SCHEMA}.superseded_rows s "
-        "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row",
+        "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row "
+        f"where o.{first} between $lo and $hi",
         {"lo": lo, "hi": hi},
     )
     return _superseded_by(con, sha)
