@@ -238,17 +238,40 @@ def test_reconcile_names_a_missing_or_short_key_index(tmp_path):
     assert reconcile(con) == [f"medical_claims_1.parquet: key index {index} is missing"]
 
 
-def test_a_version_2_layout_is_upgraded_and_version_1_refused(tmp_path):
+def test_older_layouts_are_upgraded_and_version_1_refused(tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
     write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(5))
     con = _ingest(tmp_path / "w.duckdb", landing)
     layout = tmp_path / "raw" / LAYOUT_FILE
     recorded = json.loads(layout.read_text())
-    assert recorded["version"] == 3
+    assert recorded["version"] == 4
     layout.write_text(json.dumps({**recorded, "version": 2}))
     ingest_landing(con, landing, IngestSettings(run_quality=False))
-    assert json.loads(layout.read_text())["version"] == 3
+    assert json.loads(layout.read_text())["version"] == 4
+
+    # A version-3 key index has no key hash: the upgrade adds it, and a correction delivered
+    # after the upgrade is matched through it.
+    (landed,) = con.execute("select path from raw.raw_files").fetchone()
+    index = key_index_path(landed)
+    v3 = f"select * exclude (_key_hash) from read_parquet({literal(index)})"
+    con.execute(f"copy ({v3}) to {literal(index + '.v3')} (format parquet)")
+    Path(index + ".v3").replace(index)
+    layout.write_text(json.dumps({**recorded, "version": 3}))
+    corrected = _claims(5)[2:3]
+    corrected[0]["paid_amount"] = "1.00"
+    write_contract_parquet(landing / "medical_claims_2.parquet", MEDICAL_CLAIMS, corrected)
+    ingest_landing(con, landing, IngestSettings(run_quality=False))
+    assert json.loads(layout.read_text())["version"] == 4
+    assert con.execute(
+        f"select count(*), count(_key_hash), count(*) filter (where _key_hash = "
+        f"hash(claim_id, claim_line_number)) from read_parquet({literal(index)})"
+    ).fetchone() == (5, 5, 5)
+    assert con.execute(
+        "select source_file, source_row, reason from raw.superseded_rows"
+    ).fetchall() == [("medical_claims_1.parquet", 3, "correction")]
+    assert reconcile(con) == []
+
     layout.write_text(json.dumps({**recorded, "version": 1}))
     with pytest.raises(RawLayoutError, match="version"):
         ingest_landing(con, landing, IngestSettings(run_quality=False))

@@ -237,6 +237,7 @@ def load_file(
                 "ingest_dup",
                 "ingest_dup_hash",
                 "ingest_same",
+                "ingest_key_candidates",
             ):
                 con.execute(f"drop table if exists {table}")
             if source.staged_file is not None:
@@ -539,9 +540,9 @@ def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, mine: str) 
     The first occurrence stands. A repeat with different content is ambiguous (two versions
     in one delivery): it goes to `ingest_dup` and is quarantined (duplicate_key). A repeat with
     identical content goes to `ingest_same` and is recorded as a superseded duplicate (it
-    stays in raw, not in force). A grouped count of a 64-bit hash of the key (cheap to hash
-    and group, unlike the key's text) finds the few candidate keys first.
-    `mine` is the file's written rows. Returns (conflicting, identical).
+    stays in raw, not in force). A grouped count of the rows' 64-bit key hash (`_key_hash`,
+    cheap to group, unlike the key's text) finds the few candidate keys first.
+    `mine` is the file's key rows (raw_layer.key_rows). Returns (conflicting, identical).
     """
     con.execute("create or replace temp table ingest_dup (_row bigint)")
     con.execute("create or replace temp table ingest_same (_row bigint, first_row bigint)")
@@ -549,14 +550,14 @@ def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, mine: str) 
         return 0, 0
     keys = ", ".join(ident(k) for k in kind.key)
     con.execute(
-        f"create or replace temp table ingest_dup_hash as select hash({keys}) as h "
+        "create or replace temp table ingest_dup_hash as select _key_hash as h "
         f"from {mine} group by h having count(*) > 1"
     )
     if not con.execute("select exists (select 1 from ingest_dup_hash)").fetchone()[0]:
         return 0, 0
     con.execute(
         "create or replace temp table ingest_dup_rows as "
-        f"select * from {mine} where hash({keys}) in (select h from ingest_dup_hash)"
+        f"select * from {mine} where _key_hash in (select h from ingest_dup_hash)"
     )
     con.execute(
         "create or replace temp table ingest_dup_pairs as "
@@ -594,10 +595,10 @@ def _supersede(
     identical. Earlier deliveries are matched for an accumulating kind (claims) and for an
     incremental snapshot file; a full snapshot replaces the previous delivery whole (see
     raw.files_out_of_force), so it is matched only against files of its own delivery. `mine`
-    is this file's written rows. Earlier rows are read as key rows (raw_layer.key_rows: a
+    is this file's key rows. Earlier rows are read as key rows (raw_layer.key_rows: a
     bucketed file's key columns and row hash, a landed file's key index; never the content
-    of history), within this file's range of the first key column, which lets DuckDB skip
-    their other row groups. Returns (corrections, duplicates).
+    of history), first their key hashes only, then the keys of the few candidates.
+    Returns (corrections, duplicates).
     """
     kind = lf.kind
     now = literal(dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "))
@@ -610,10 +611,8 @@ def _supersede(
     )
     if not kind.key:
         return _superseded_by(con, sha)
-    first = ident(kind.key[0])
     mine = f"(select * from {mine} where _source_row not in (select _row from ingest_same))"
-    lo, hi = con.execute(f"select min({first}), max({first}) from {mine}").fetchone()
-    if lo is None:
+    if not con.execute(f"select exists (select 1 from {mine})").fetchone()[0]:
         return _superseded_by(con, sha)
     if kind.snapshot and not is_incremental(kind, lf.name):
         files = (
@@ -629,11 +628,26 @@ def _supersede(
     earlier = raw_layer.paths_of(con, kind.name, files)
     if not earlier:
         return _superseded_by(con, sha)  # no earlier file in force (e.g. the first delivery)
-    # Matching keys, on narrow columns only (the raw layer can be large): the row hashes tell
-    # a duplicate from a correction without reading the earlier rows' other columns. The
-    # earlier rows are the join's left (probe) side and this file's the right (build) side:
-    # warehouse connections keep the SQL's join sides (warehouse.PLANNER_CONFIG), and the
-    # hash table must hold the delivery, not the history.
+    # 1. Candidates: the earlier rows whose key hash a row of this file has. Only the hash
+    # column of history is read (matching on the key text cost five times as much, and a
+    # night's first load matches each file against every earlier one). The earlier rows are
+    # the probe side and this file's the build side: warehouse connections keep the SQL's
+    # join sides (warehouse.PLANNER_CONFIG), and the hash table must hold the delivery.
+    history = raw_layer.key_rows(kind, earlier)
+    con.execute(
+        "create or replace temp table ingest_key_candidates as "
+        "select o._file_sha256, o._source_row "
+        f"from (select _file_sha256, _source_row, _key_hash from {history}) o "
+        f"semi join (select _key_hash from {mine}) m on m._key_hash = o._key_hash"
+    )
+    if not con.execute("select exists (select 1 from ingest_key_candidates)").fetchone()[0]:
+        return _superseded_by(con, sha)
+    # 2. The candidates' keys, read from the files that hold them, compared as text (equal
+    # hashes of different keys match nothing); the row hashes tell a duplicate from a
+    # correction without reading the earlier rows' other columns.
+    holding = raw_layer.paths_of(
+        con, kind.name, "select distinct _file_sha256 from ingest_key_candidates"
+    )
     keys = ", ".join(ident(k) for k in kind.key)
     on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
     con.execute(
@@ -641,12 +655,12 @@ def _supersede(
         f"o._file_sha256, o._source_file, o._source_row, {_key_text(kind, 'o')}, {by}, "
         "m._source_row, case when m._row_hash = o._row_hash then 'duplicate' "
         f"else 'correction' end, {now}::timestamp "
-        f"from {raw_layer.key_rows(kind, earlier)} o "
+        f"from (select k.* from {raw_layer.key_rows(kind, holding)} k "
+        "semi join ingest_key_candidates c "
+        "on c._file_sha256 = k._file_sha256 and c._source_row = k._source_row) o "
         f"join (select {keys}, _source_row, _row_hash from {mine}) m on {on} "
         f"anti join {RAW_SCHEMA}.superseded_rows s "
-        "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row "
-        f"where o.{first} between $lo and $hi",
-        {"lo": lo, "hi": hi},
+        "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row"
     )
     return _superseded_by(con, sha)
 

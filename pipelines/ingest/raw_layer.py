@@ -6,8 +6,8 @@ and never modified. A clean Parquet landing file in the contract's exact columns
 (can_keep_landed) is not rewritten at all: it is copied byte for byte, as delivered, to
 `<raw_dir>/<kind>/landed/<file_sha256>/<landed name>` and read through
 warehouse.landed_relation; beside it `<raw_dir>/<kind>/keys/<file_sha256>.parquet`, its key
-index (key columns, lineage and `_row_hash` of every row), lets later loads match
-re-delivered keys without reading its other columns. Why: rewriting 40M clean claim lines
+index (key columns, lineage, `_row_hash` and `_key_hash` of every row), lets later loads
+match re-delivered keys without reading its other columns. Why: rewriting 40M clean claim lines
 by bucket was most of a cold ingest at 1M members; a kept file costs one scan (the clean
 tests and the key index together) and a copy.
 
@@ -60,9 +60,11 @@ log = logging.getLogger(__name__)
 
 LAYOUT_FILE = "_layout.json"
 LAYOUT_NAME = "ecm raw layer"
-LAYOUT_VERSION = 3  # 2: rows carry _row_hash; 3: landing files kept as delivered
-# Layouts this release reads; an older readable one is upgraded in place (3 adds files only).
-READABLE_VERSIONS = (2, 3)
+# 2: rows carry _row_hash; 3: landing files kept as delivered; 4: key indexes carry _key_hash
+LAYOUT_VERSION = 4
+# Layouts this release reads; an older readable one is upgraded in place (3 adds files only;
+# 4 rewrites the key indexes of 3 with their key hashes, _add_key_hashes).
+READABLE_VERSIONS = (2, 3, 4)
 KEYS_DIR = "keys"
 PROBE = "ecm-bucket-probe"
 # Rows a thread gathers before writing them out to the bucket files. DuckDB's default
@@ -188,9 +190,27 @@ def _checked_layout(
             "another folder, or remove this one if its warehouse is gone."
         )
     if found.get("version") != LAYOUT_VERSION:
+        _add_key_hashes(con, folder)
         found = {**found, "version": LAYOUT_VERSION}
         _write_atomically(path, json.dumps(found, indent=2, sort_keys=True) + "\n")
     return found
+
+
+def _add_key_hashes(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """Layout 3 to 4: a key index written without `_key_hash` is rewritten with it (a
+    temporary file renamed over the old one, so a killed upgrade leaves every index whole and
+    the next run finishes it; the version is written after)."""
+    for name, kind in FILE_KINDS.items():
+        for path in sorted((folder / name / KEYS_DIR).glob("*.parquet")):
+            columns = con.execute("select name from parquet_schema(?)", [str(path)]).fetchall()
+            if ("_key_hash",) in columns:
+                continue
+            tmp = path.with_name(f".{path.name}.tmp")
+            con.execute(
+                f"copy (select *, {key_hash_sql(kind)} as _key_hash "
+                f"from read_parquet({literal(str(path))})) to {literal(str(tmp))} (format parquet)"
+            )
+            os.replace(tmp, path)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -362,7 +382,8 @@ def write_key_index(
     keys = ", ".join(ident(k) for k in kind.key)
     con.execute(
         f"copy (select {keys}{', ' if keys else ''}{literal(sha)} as _file_sha256, "
-        f"{literal(name)} as _source_file, _source_row, hash({content}) as _row_hash, _clean "
+        f"{literal(name)} as _source_file, _source_row, hash({content}) as _row_hash, "
+        f"{key_hash_sql(kind)} as _key_hash, _clean "
         f"from (select {', '.join(fast_values(kind, columns))}, _row as _source_row, "
         f"{clean} as _clean from {source.sql})) "
         f"to {literal(path)} (format parquet)"
@@ -390,16 +411,28 @@ def keep_landed(source: Path, target: Path, sha: str, rows: int) -> RawFile:
     return RawFile(None, str(target), rows)
 
 
+def key_hash_sql(kind: FileKind) -> str:
+    """SQL of a row's 64-bit key hash (null for a kind without a key). Stored in key indexes
+    so that matching keys against history reads one integer column, not the key text; the
+    layout's hash probe (_layout.json) refuses a DuckDB whose hash() differs."""
+    if not kind.key:
+        return "null::ubigint"
+    return "hash(" + ", ".join(ident(k) for k in kind.key) + ")"
+
+
 def key_rows(kind: FileKind, paths: list[str]) -> str:
-    """SQL of the key columns, lineage and `_row_hash` of the raw rows in `paths`: bucketed
-    files' own columns, and landed files' key indexes (whose other columns are not read)."""
+    """SQL of the key columns, lineage, `_row_hash` and `_key_hash` of the raw rows in `paths`:
+    bucketed files' own columns (the key hash computed), and landed files' key indexes (whose
+    other columns are not read)."""
     names = [*kind.key, "_file_sha256", "_source_file", "_source_row", "_row_hash"]
     select = ", ".join(ident(n) for n in names)
     bucketed = [p for p in paths if not is_landed(p)]
     indexes = [key_index_path(p) for p in paths if is_landed(p)]
-    parts = [f"select {select} from {raw_relation(kind, bucketed)}"]
+    parts = [
+        f"select {select}, {key_hash_sql(kind)} as _key_hash from {raw_relation(kind, bucketed)}"
+    ]
     if indexes:
-        parts.append(f"select {select} from read_parquet({path_list(indexes)})")
+        parts.append(f"select {select}, _key_hash from read_parquet({path_list(indexes)})")
     return "(" + " union all ".join(parts) + ")"
 
 
