@@ -15,7 +15,12 @@ import pytest
 
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS, FileKind
 from pipelines.ingest import IngestSettings, ingest_landing, reconcile
-from pipelines.ingest.raw_layer import LAYOUT_FILE, RawLayoutError, key_index_path
+from pipelines.ingest.raw_layer import (
+    LAYOUT_FILE,
+    RawLayoutError,
+    files_overlapping,
+    key_index_path,
+)
 from pipelines.ingest.validate import literal
 from pipelines.warehouse import connect, raw_columns
 from tests.ingest_helpers import claim, raw_files_on_disk, write_contract_parquet
@@ -290,3 +295,42 @@ def test_an_older_file_list_with_a_required_bucket_takes_landed_files(tmp_path):
     ingest_landing(con, landing, IngestSettings(run_quality=False))
     assert [bucket for _, bucket, _, _ in _listed(con)] == [None]
     assert con.execute("select count(*) from raw.medical_claims").fetchone() == (5,)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_earlier_files_outside_the_key_range_are_not_read_and_corrections_still_match(
+    tmp_path, keep
+):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(6, "A"))
+    write_contract_parquet(landing / "medical_claims_2.parquet", MEDICAL_CLAIMS, _claims(6, "B"))
+    con = _ingest(tmp_path / "w.duckdb", landing, keep)
+    paths = [p for (p,) in con.execute("select path from raw.raw_files order by path").fetchall()]
+    of = dict(
+        con.execute(
+            "select f.path, g.source_file from raw.raw_files f join raw.load_ledger g "
+            "using (file_sha256)"
+        ).fetchall()
+    )
+
+    def files(lo: str, hi: str) -> set[str]:
+        return {of[p] for p in files_overlapping(con, MEDICAL_CLAIMS, paths, lo, hi)}
+
+    both = {"medical_claims_1.parquet", "medical_claims_2.parquet"}
+    assert files("A0", "A5") == {"medical_claims_1.parquet"}
+    assert files("B2", "B2") == {"medical_claims_2.parquet"}
+    assert files("A3", "B1") == both
+    assert files("C0", "C9") == set()
+    assert files("0", "Z") == both
+    # No range (a file without keys) rules nothing out.
+    assert files_overlapping(con, MEDICAL_CLAIMS, paths, None, None) == paths
+
+    corrected = _claims(6, "B")[4:5]
+    corrected[0]["paid_amount"] = "2.00"
+    write_contract_parquet(landing / "medical_claims_3.parquet", MEDICAL_CLAIMS, corrected)
+    ingest_landing(con, landing, IngestSettings(run_quality=False, keep_landed=keep))
+    assert con.execute(
+        "select source_file, source_row, by_source_file, reason from raw.superseded_rows"
+    ).fetchall() == [("medical_claims_2.parquet", 5, "medical_claims_3.parquet", "correction")]
+    assert reconcile(con) == []

@@ -597,8 +597,9 @@ def _supersede(
     raw.files_out_of_force), so it is matched only against files of its own delivery. `mine`
     is this file's key rows. Earlier rows are read as key rows (raw_layer.key_rows: a
     bucketed file's key columns and row hash, a landed file's key index; never the content
-    of history), first their key hashes only, then the keys of the few candidates.
-    Returns (corrections, duplicates).
+    of history), first their key hashes only, then the keys of the few candidates; an
+    earlier file whose statistics put its first key column outside this file's range is not
+    read (raw_layer.files_overlapping). Returns (corrections, duplicates).
     """
     kind = lf.kind
     now = literal(dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "))
@@ -612,7 +613,9 @@ def _supersede(
     if not kind.key:
         return _superseded_by(con, sha)
     mine = f"(select * from {mine} where _source_row not in (select _row from ingest_same))"
-    if not con.execute(f"select exists (select 1 from {mine})").fetchone()[0]:
+    first = ident(kind.key[0])
+    lo, hi = con.execute(f"select min({first}), max({first}) from {mine}").fetchone()
+    if lo is None:
         return _superseded_by(con, sha)
     if kind.snapshot and not is_incremental(kind, lf.name):
         files = (
@@ -625,9 +628,11 @@ def _supersede(
             f"and status = 'loaded' and rows_loaded > 0 except select file_sha256 from "
             f"{RAW_SCHEMA}.files_out_of_force({literal(kind.name)})"
         )
-    earlier = raw_layer.paths_of(con, kind.name, files)
+    earlier = raw_layer.files_overlapping(
+        con, kind, raw_layer.paths_of(con, kind.name, files), lo, hi
+    )
     if not earlier:
-        return _superseded_by(con, sha)  # no earlier file in force (e.g. the first delivery)
+        return _superseded_by(con, sha)  # no earlier file in force holds this file's range
     # 1. Candidates: the earlier rows whose key hash a row of this file has. Only the hash
     # column of history is read (matching on the key text cost five times as much, and a
     # night's first load matches each file against every earlier one). The earlier rows are

@@ -420,6 +420,31 @@ def key_hash_sql(kind: FileKind) -> str:
     return "hash(" + ", ".join(ident(k) for k in kind.key) + ")"
 
 
+def files_overlapping(
+    con: duckdb.DuckDBPyConnection, kind: FileKind, paths: list[str], lo: object, hi: object
+) -> list[str]:
+    """The raw files of `paths` that may hold a first key column value in [lo, hi]: a file
+    whose exact Parquet statistics (a landed file's key index's) put the column wholly
+    outside is left out; a file without exact statistics, or a key that is not text, is kept.
+    Why: a first load matches every file against every earlier one, and claim ids that run by
+    date (as the generator's do, and many payers') put a month's file beside few others."""
+    first = kind.key[0] if kind.key else None
+    if first is None or kind.by_name[first].dtype != "string" or lo is None or not paths:
+        return paths
+    stats_of = {key_index_path(p) if is_landed(p) else p: p for p in paths}
+    outside = {
+        stats_of[name]
+        for (name,) in con.execute(
+            "select file_name from parquet_metadata(?) where path_in_schema = ? "
+            "group by file_name having bool_and(coalesce(min_is_exact and max_is_exact, false) "
+            "and stats_min_value is not null and stats_max_value is not null) "
+            "and (max(stats_max_value) < ? or min(stats_min_value) > ?)",
+            [list(stats_of), first, lo, hi],
+        ).fetchall()
+    }
+    return [p for p in paths if p not in outside]
+
+
 def key_rows(kind: FileKind, paths: list[str]) -> str:
     """SQL of the key columns, lineage, `_row_hash` and `_key_hash` of the raw rows in `paths`:
     bucketed files' own columns (the key hash computed), and landed files' key indexes (whose
