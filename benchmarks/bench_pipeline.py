@@ -65,6 +65,11 @@ GOAL_MEMBERS, GOAL_TOTAL_S, GOAL_RSS_GIB, GOAL_CHECKS_SHARE, GOAL_SCALING = (
 # cold in 4 minutes and 4 GiB, B=4 buckets (multiprocess) within 1.3x of the single run.
 GOAL10_FLOOR_X, GOAL10_RSS_1M, GOAL10_STEADY_S = 14.0, 3.0, 20.0
 GOAL10_5M_S, GOAL10_RSS_5M, GOAL10_BUCKETS_X = 240.0, 4.0, 1.3
+# A landing format that is the Parquet one with its claim lines re-split across the same number
+# of files by a hash of claim_id: real deliveries interleave claim ids across files, where the
+# generator gives each file its own range (which lets a load skip earlier files by their
+# statistics when it matches re-delivered keys).
+INTERLEAVED = "parquet-interleaved"
 # `--plan issue10`: every configuration issue 10 asks for, from one invocation. Each entry is
 # (members, format, settings, steady night after it).
 PLANS: dict[str, list[tuple[int, str, dict[str, Any], bool]]] = {
@@ -73,6 +78,7 @@ PLANS: dict[str, list[tuple[int, str, dict[str, Any], bool]]] = {
         (1_000_000, "parquet", {}, True),
         (1_000_000, "parquet", {"buckets": 4, "executor": "multiprocess"}, False),
         (1_000_000, "csv", {}, False),
+        (1_000_000, INTERLEAVED, {}, False),
         (5_000_000, "parquet", {}, False),
     ],
 }
@@ -355,6 +361,11 @@ def ensure_landing(data_dir: Path, run: Run, fresh: bool) -> Path:
     """
     landing = data_dir / f"m{run.members}_s{run.seed}_{run.format}"
     done = landing.with_name(landing.name + ".done")
+    if run.format == INTERLEAVED:
+        source = Run(members=run.members, format="parquet", seed=run.seed)
+        interleave(ensure_landing(data_dir, source, fresh), landing, done, fresh)
+        run.generate_s, run.generate_peak_rss_gib = source.generate_s, source.generate_peak_rss_gib
+        return landing
     if fresh or not done.exists():
         shutil.rmtree(landing, ignore_errors=True)
         done.unlink(missing_ok=True)
@@ -373,6 +384,32 @@ def ensure_landing(data_dir: Path, run: Run, fresh: bool) -> Path:
     run.generate_s = info["seconds"]
     run.generate_peak_rss_gib = info["peak_rss_kib"] / 1024**2
     return landing
+
+
+def interleave(source: Path, landing: Path, done: Path, fresh: bool) -> None:
+    """`landing`: `source` with its claim lines re-split into as many files by
+    `hash(claim_id)`, every other file copied; reused when a finished one is there."""
+    import duckdb
+
+    if done.exists() and not fresh:
+        return
+    shutil.rmtree(landing, ignore_errors=True)
+    done.unlink(missing_ok=True)
+    landing.mkdir(parents=True)
+    claims = sorted(p for p in source.iterdir() if p.name.startswith("medical_claims"))
+    for p in source.iterdir():
+        if p.is_file() and p not in claims:
+            shutil.copy2(p, landing / p.name)
+    print(f"re-splitting {len(claims)} claims files of {source} by claim_id ...", flush=True)
+    con = duckdb.connect()
+    names = [str(p) for p in claims]
+    for i, p in enumerate(claims):
+        con.execute(
+            f"copy (select * from read_parquet({names!r}) where hash(claim_id) % {len(claims)} "
+            f"= {i}) to '{landing / p.name}' (format parquet)"
+        )
+    con.close()
+    done.write_text(json.dumps({"interleaved_from": str(source)}))
 
 
 def read_floor(landing: Path, run: Run) -> None:
@@ -396,7 +433,7 @@ def read_floor(landing: Path, run: Run) -> None:
     con = duckdb.connect(config=settings_from_env(**run.settings).duckdb_config())
     started = time.perf_counter()
     for kind, paths in sorted(by_kind.items()):
-        if run.format == "parquet":
+        if run.format.startswith("parquet"):
             source = f"read_parquet({paths!r})"
         else:
             source = f"read_csv({paths!r}, header = true, all_varchar = true)"
@@ -778,9 +815,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, nargs="+", default=[100_000])
     parser.add_argument(
         "--format",
-        choices=("parquet", "csv", "both"),
+        choices=("parquet", "csv", "both", INTERLEAVED),
         action="append",
-        help="landing format; repeat or say 'both' (default parquet)",
+        help="landing format; repeat or say 'both' (parquet and csv; default parquet). "
+        f"{INTERLEAVED}: the Parquet folder with claim ids interleaved across its files",
     )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument(
@@ -810,7 +848,8 @@ def main(argv: list[str] | None = None) -> int:
         "--plan",
         choices=sorted(PLANS),
         help="run a named set of configurations instead of --members/--format "
-        "(issue10: cold 100k, 1M + steady night, 1M with 4 buckets, 1M CSV, 5M)",
+        "(issue10: cold 100k, 1M + steady night, 1M with 4 buckets, 1M CSV, 1M with claim "
+        "ids interleaved across files, 5M)",
     )
     parser.add_argument(
         "--setting",
