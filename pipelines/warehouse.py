@@ -280,9 +280,25 @@ def raw_relation(kind: FileKind, paths: list[str], landed_where: str = "true") -
     return "(" + " union all ".join(parts) + ")"
 
 
+def row_hash_sql(kind: FileKind) -> str:
+    """SQL of a raw row's `_row_hash`: DuckDB's hash of its contract columns, as written with
+    a bucketed row, into a key index and on reading a kept landing file (the three must agree:
+    equal hashes make a re-delivered key a duplicate, not a correction)."""
+    from pipelines.ingest.validate import ident  # the ingest package imports this module
+
+    return "hash(" + ", ".join(ident(c.name) for c in kind.columns) + ")"
+
+
+def bucket_sql(member_id: str = "member_id") -> str:
+    """SQL: a row's storage bucket (0 .. RAW_BUCKETS - 1)."""
+    return f"hash({member_id}) % {RAW_BUCKETS}"
+
+
 def path_list(paths: list[str]) -> str:
     """SQL list literal of file paths."""
-    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    from pipelines.ingest.validate import literal  # the ingest package imports this module
+
+    return "[" + ", ".join(literal(p) for p in paths) + "]"
 
 
 def is_landed(path: str) -> bool:
@@ -315,10 +331,9 @@ def landed_relation(
         sha, name = "parse_filename(parse_dirpath(filename))", "parse_filename(filename)"
     else:
         sha, name = literal(lineage[0]), literal(lineage[1])
-    content = ", ".join(ident(c.name) for c in kind.columns)
     return (
-        f"(select *, hash({content}) as _row_hash, "
-        f"cast(hash(member_id) % {RAW_BUCKETS} as integer) as _bucket from ("
+        f"(select *, {row_hash_sql(kind)} as _row_hash, "
+        f"cast({bucket_sql()} as integer) as _bucket from ("
         f"select {', '.join(fast_values(kind, columns))}, {sha} as _file_sha256, "
         f"{name} as _source_file, file_row_number + 1 as _source_row, "
         "null::map(varchar, varchar) as _extra "

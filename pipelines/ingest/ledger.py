@@ -193,7 +193,9 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
             problems.append(f"{name}: raw file {path} is missing")
         elif found[path][0] != rows:
             problems.append(f"{name}: raw file {path} holds {found[path][0]} rows, listed {rows}")
-    problems += _key_indexes(con, [(path, name) for path, _r, _s, name in listed if path in found])
+    problems += _key_indexes(
+        con, [(path, found[path][0], name) for path, _r, _s, name in listed if path in found]
+    )
     problems += _unlisted_files(con)
     con.execute(
         "create or replace temp table reconcile_footers "
@@ -289,13 +291,16 @@ def _footers(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, tupl
     }
 
 
-def _key_indexes(con: duckdb.DuckDBPyConnection, landed: list[tuple[str, str]]) -> list[str]:
+def _key_indexes(
+    con: duckdb.DuckDBPyConnection, raw_files: list[tuple[str, int, str]]
+) -> list[str]:
     """A landing file kept as delivered needs its key index, one row per row of the file
-    (later loads match re-delivered keys on it)."""
+    (later loads match re-delivered keys on it). `raw_files`: (path, rows in its footer,
+    landed file name) of the raw files present."""
     from pipelines.ingest.raw_layer import key_index_path  # the raw layer imports this module
 
-    files = [(path, key_index_path(path), name) for path, name in landed if is_landed(path)]
-    present = [index for _path, index, _name in files if _exists(index)]
+    files = [(key_index_path(p), n, name) for p, n, name in raw_files if is_landed(p)]
+    present = [index for index, _n, _name in files if _exists(index)]
     rows = (
         dict(
             con.execute(
@@ -305,15 +310,12 @@ def _key_indexes(con: duckdb.DuckDBPyConnection, landed: list[tuple[str, str]]) 
         if present
         else {}
     )
-    sizes = _footers(con, [path for path, _index, _name in files])
     problems = []
-    for path, index, name in files:
+    for index, n, name in files:
         if index not in rows:
             problems.append(f"{name}: key index {index} is missing")
-        elif rows[index] != sizes[path][0]:
-            problems.append(
-                f"{name}: key index {index} holds {rows[index]} rows, the file {sizes[path][0]}"
-            )
+        elif rows[index] != n:
+            problems.append(f"{name}: key index {index} holds {rows[index]} rows, the file {n}")
     return problems
 
 

@@ -46,6 +46,7 @@ from pipelines.warehouse import (
     LANDED_DIR,
     RAW_BUCKETS,
     RAW_SCHEMA,
+    bucket_sql,
     create_raw_schema,
     is_landed,
     path_list,
@@ -53,6 +54,7 @@ from pipelines.warehouse import (
     raw_kind_is_table,
     raw_relation,
     refresh_raw_views,
+    row_hash_sql,
     transaction,
 )
 
@@ -85,11 +87,6 @@ class RawFile:
     rows: int
 
 
-def bucket_sql(member_id: str = "member_id") -> str:
-    """SQL: a row's storage bucket (0 .. RAW_BUCKETS - 1)."""
-    return f"hash({member_id}) % {RAW_BUCKETS}"
-
-
 def resolve_raw_dir(con: duckdb.DuckDBPyConnection, raw_dir: str | Path | None) -> Path:
     """`raw_dir`, or by default `raw/` beside the connection's database file."""
     if raw_dir is not None:
@@ -108,7 +105,7 @@ def _layout(con: duckdb.DuckDBPyConnection, warehouse_id: str) -> dict[str, obje
         "layout": LAYOUT_NAME,
         "version": LAYOUT_VERSION,
         "buckets": RAW_BUCKETS,
-        "bucket_of": f"hash(member_id) % {RAW_BUCKETS}",
+        "bucket_of": bucket_sql(),
         "probe": {"text": PROBE, "hash": str(probe)},
         "warehouse_id": warehouse_id,
     }
@@ -231,13 +228,12 @@ def write_rows(
     columns = ", ".join(
         f"cast({ident(n)} as {t}) as {ident(n)}" for n, t in raw_columns(kind) if n != "_row_hash"
     )
-    content = ", ".join(ident(c.name) for c in kind.columns)
     bucket = f"lpad(cast({bucket_sql()} as varchar), 2, '0')"
     before = con.execute("select current_setting('partitioned_write_flush_threshold')").fetchone()
     con.execute(f"set partitioned_write_flush_threshold = {FLUSH_ROWS}")
     try:
         written = con.execute(
-            f"copy (select * replace (hash({content}) as _row_hash), {bucket} as bucket "
+            f"copy (select * replace ({row_hash_sql(kind)} as _row_hash), {bucket} as bucket "
             f"from (select {columns}, null::ubigint as _row_hash from {rows})) "
             f"to {literal(str(target))} "
             f"(format parquet, partition_by (bucket), filename_pattern {literal(sha + '_{i}')}, "
@@ -378,11 +374,10 @@ def write_key_index(
     target.mkdir(parents=True, exist_ok=True)
     path = str(target / f"{sha}.parquet")
     columns = {c.name: source.columns[c.name] for c in kind.columns}
-    content = ", ".join(ident(c.name) for c in kind.columns)
     keys = ", ".join(ident(k) for k in kind.key)
     con.execute(
         f"copy (select {keys}{', ' if keys else ''}{literal(sha)} as _file_sha256, "
-        f"{literal(name)} as _source_file, _source_row, hash({content}) as _row_hash, "
+        f"{literal(name)} as _source_file, _source_row, {row_hash_sql(kind)} as _row_hash, "
         f"{key_hash_sql(kind)} as _key_hash, _clean "
         f"from (select {', '.join(fast_values(kind, columns))}, _row as _source_row, "
         f"{clean} as _clean from {source.sql})) "
