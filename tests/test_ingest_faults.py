@@ -189,3 +189,40 @@ def test_killed_after_the_first_commit_then_rerun_loads_each_file_once(tmp_path,
     ).fetchall() == [("C1", "medical_claims_1.csv"), ("C2", "medical_claims_2.csv")]
     assert [r[4] for r in quarantine(con)] == ["bad_integer"]
     assert reconcile(con) == []
+
+
+_RUN_STAGED = """
+import sys
+from pathlib import Path
+import duckdb
+from pipelines.ingest import IngestSettings, ingest_landing
+con = duckdb.connect(sys.argv[1])
+settings = IngestSettings(run_quality=False, stage_directory=Path(sys.argv[3]))
+ingest_landing(con, sys.argv[2], settings)
+"""
+
+
+def test_a_killed_run_leaves_its_staged_csv_behind_and_the_next_run_removes_it(tmp_path, landing):
+    """A CSV is staged as Parquet (as large as the file, member-level rows); a SIGKILL skips
+    the staging folder's cleanup, so the next run, holding the warehouse, removes it."""
+    write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_id="C1b")])
+    write_csv(landing / "medical_claims_2.csv", [claim(claim_id="C2")])
+    db, stage = tmp_path / "w.duckdb", tmp_path / "w.duckdb.stage"
+    killed = subprocess.run(
+        [sys.executable, "-c", _RUN_STAGED, str(db), str(landing), str(stage)],
+        cwd=ROOT,
+        env={**os.environ, ENV: "ingest.file_committed"},
+        timeout=120,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    (left,) = stage.iterdir()
+    assert left.name.startswith("ingest_stage_")
+    assert [p.name for p in left.iterdir()] == ["stage_0.parquet"]
+    assert stage.stat().st_mode & 0o777 == 0o700
+
+    con = duckdb.connect(str(db))
+    report = ingest_landing(con, landing, IngestSettings(run_quality=False, stage_directory=stage))
+    assert [(f.name, f.status) for f in report.files] == [("medical_claims_2.csv", "loaded")]
+    assert list(stage.iterdir()) == []
+    assert reconcile(con) == []

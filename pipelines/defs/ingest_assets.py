@@ -36,7 +36,10 @@ def raw_landing(
             con,
             settings.landing,
             IngestSettings(
-                run_quality=False, raw_dir=settings.raw, keep_landed=settings.buckets == 1
+                run_quality=False,
+                raw_dir=settings.raw,
+                keep_landed=settings.buckets == 1,
+                stage_directory=settings.stage,
             ),
             as_of=dt.date.fromisoformat(context.partition_key),
             run_id=context.run.run_id,

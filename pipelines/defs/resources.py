@@ -108,6 +108,13 @@ class PipelineSettings(dg.ConfigurableResource):
         """The run's own database (one writer); analysts never open it."""
         return self.warehouse.with_suffix(".work.duckdb")
 
+    @property
+    def stage(self) -> Path:
+        """The ingest's staging folder (a CSV converted to Parquet, rows set aside): the run's
+        own, beside its database and DuckDB's spill folder, so what a killed run left there
+        is removed by the next run (it holds the warehouse's lock), never left in /tmp."""
+        return Path(f"{self.work_warehouse}.stage")
+
 
 # Environment variables of the settings, by field (README "Settings").
 ENVIRONMENT = {

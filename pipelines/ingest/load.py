@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import tempfile
 import time
 import uuid
@@ -67,6 +68,9 @@ class IngestSettings:
     memory_limit: str | None = None
     temp_directory: Path | None = None
     threads: int | None = None
+    # Where each ingest makes its staging folder (ingest_stage_*). None: the system's temporary
+    # folder. A folder given here must be this warehouse's own: the ingest removes the staging
+    # folders a killed run left in it (only one run writes a warehouse at a time).
     stage_directory: Path | None = None
     run_quality: bool = True
     quality_sample_rows: int | None = 100_000
@@ -85,6 +89,21 @@ class IngestSettings:
 # Called with a file's path after its rows are inserted and before the change check and
 # commit: a seam for tests (e.g. to append to the file as a slow writer would).
 BeforeCommit = Callable[[Path], None]
+
+
+STAGE_PREFIX = "ingest_stage_"
+
+
+def _remove_stale_stages(folder: Path) -> None:
+    """Create the warehouse's staging folder (owner only: staged rows are member-level data)
+    and remove the staging folders a killed ingest left in it: a CSV's staged copy is as large
+    as the file, and nights of them would fill the disk and keep data no one accounts for."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stale = [p for p in folder.glob(f"{STAGE_PREFIX}*") if p.is_dir()]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    if stale:
+        log.warning("removed %d staging folder(s) a stopped run left in %s", len(stale), folder)
 
 
 def configure(con: duckdb.DuckDBPyConnection, settings: IngestSettings) -> None:
@@ -119,8 +138,10 @@ def ingest_landing(
     report = IngestReport(refused=refused)
     for e in refused:
         (log.info if e.state == "ignored" else log.warning)("%s (%s)", e.message, e.reason)
+    if settings.stage_directory is not None:
+        _remove_stale_stages(Path(settings.stage_directory))
     with tempfile.TemporaryDirectory(
-        prefix="ingest_stage_", dir=settings.stage_directory
+        prefix=STAGE_PREFIX, dir=settings.stage_directory
     ) as stage_dir:
         for lf in files:
             try:
