@@ -2,17 +2,25 @@
 
     .venv/bin/python benchmarks/bench_ingest.py LANDING_DIR [--warehouse PATH]
     .venv/bin/python benchmarks/bench_ingest.py --make-rows 40000000 LANDING_DIR  # writes first
+    .venv/bin/python benchmarks/bench_ingest.py --split 100 LANDING_DIR  # as 100 claims files
 
 `--make-rows` writes a contract-shaped medical_claims Parquet (and an eligibility file) with
 DuckDB, so the benchmark does not wait for the generator. Peak RSS is the process's
 ru_maxrss, which includes DuckDB's native memory; process_cpu_s is the whole process's user +
 system CPU (generation with --make-rows included), steadier than wall time on a busy machine.
+
+`--split N` re-splits the landing's claims files into N files by `hash(claim_id)` (claim ids
+interleaved across files, as a plan's daily deliveries are) in `<landing>_split<N>/`, reused
+by later invocations, and ingests that: what a first load of many files costs. `matching_s`
+is the night's matching of re-delivered keys (pipelines/ingest/matching.py), timed apart.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -22,7 +30,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.ingest import IngestSettings, ingest_landing, reconcile  # noqa: E402
+from pipelines.ingest import IngestSettings, ingest_landing, matching, reconcile  # noqa: E402
 
 CLAIMS_SQL = """
 copy (
@@ -88,6 +96,35 @@ def make_landing(landing: Path, rows: int, members: int) -> None:
     con.close()
 
 
+def split_landing(landing: Path, files: int) -> Path:
+    """`landing` with its claim lines re-split into `files` files by hash(claim_id) (other
+    files copied), in `<landing>_split<files>/`; reused when a finished one is there."""
+    target = landing.with_name(f"{landing.name}_split{files}")
+    done = target / ".done"
+    if done.exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    claims = sorted(p for p in landing.iterdir() if p.name.startswith("medical_claims"))
+    for p in landing.iterdir():
+        if p.is_file() and p not in claims:
+            shutil.copy2(p, target / p.name)
+    parts = target / ".parts"
+    con = duckdb.connect()
+    con.execute(
+        f"copy (select *, hash(claim_id) % {files} as part from read_parquet("
+        f"{[str(p) for p in claims]!r})) to '{parts}' (format parquet, partition_by (part))"
+    )
+    con.close()
+    for folder in parts.iterdir():
+        part = int(folder.name.split("=")[1])
+        for i, f in enumerate(sorted(folder.glob("*.parquet"))):
+            os.replace(f, target / f"medical_claims_{part:04d}_{i}.parquet")
+    shutil.rmtree(parts)
+    done.write_text("")
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("landing", type=Path)
@@ -97,12 +134,26 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="4GB")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--split", type=int, default=0, help="re-split the claims into N files")
     args = parser.parse_args()
 
     if args.make_rows:
         started = time.perf_counter()
         make_landing(args.landing, args.make_rows, args.members)
         print(f"wrote {args.make_rows} claim lines in {time.perf_counter() - started:.1f} s")
+    landing = split_landing(args.landing, args.split) if args.split else args.landing
+    matching_s = 0.0
+    match_pending = matching.match_pending
+
+    def timed_matching(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+        nonlocal matching_s
+        started = time.perf_counter()
+        try:
+            return match_pending(con)
+        finally:
+            matching_s += time.perf_counter() - started
+
+    matching.match_pending = timed_matching  # measured apart, not changed
 
     with tempfile.TemporaryDirectory() as tmp:
         warehouse = args.warehouse or Path(tmp) / "bench.duckdb"
@@ -114,7 +165,7 @@ def main() -> None:
             run_quality=not args.no_quality,
         )
         started = time.perf_counter()
-        report = ingest_landing(con, args.landing, settings)
+        report = ingest_landing(con, landing, settings)
         wall = time.perf_counter() - started
         started = time.perf_counter()
         problems = reconcile(con)
@@ -134,7 +185,8 @@ def main() -> None:
     rows = report.rows_read
     print(
         f"rows={rows} wall_s={wall:.1f} rows_per_s={rows / wall:,.0f} "
-        f"peak_rss_gib={peak_rss_gib:.2f} process_cpu_s={cpu_s:.1f}"
+        f"peak_rss_gib={peak_rss_gib:.2f} process_cpu_s={cpu_s:.1f} files={len(report.files)} "
+        f"matching_s={matching_s:.2f}"
     )
     print(f"reconcile_s={reconcile_s:.1f} problems={problems}")
 

@@ -169,6 +169,8 @@ ADDED_COLUMNS = (
     ("load_ledger", "rows_duplicate", "bigint default 0"),
     ("night_files", "rows_superseded", "bigint default 0"),
     ("night_files", "rows_duplicate", "bigint default 0"),
+    # False between a claims file's load and the night's matching of its keys (matching.py).
+    ("load_ledger", "matched", "boolean default true"),
 )
 
 

@@ -113,7 +113,10 @@ def record(
     incremental: bool = False,
     rows_superseded: int = 0,
     rows_duplicate: int = 0,
+    matched: bool = True,
 ) -> None:
+    """One ledger row. `matched` is false for a loaded file whose keys are still to be matched
+    against earlier deliveries (pipelines/ingest/matching.py)."""
     values = {
         "file_sha256": sha256,
         "source_file": source_file,
@@ -130,6 +133,7 @@ def record(
         "incremental": incremental,
         "rows_superseded": rows_superseded,
         "rows_duplicate": rows_duplicate,
+        "matched": matched,
     }
     con.execute(
         f"insert into {RAW_SCHEMA}.load_ledger ({', '.join(values)}) "
@@ -251,7 +255,21 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
             problems.append(f"{name}: rows read {read} != loaded {loaded} + quarantined {quar}")
         elif read and (lo != 1 or hi != read):
             problems.append(f"{name}: data rows run {lo}..{hi}, expected 1..{read}")
-    return problems + _superseded_without_file(con)
+    return problems + _superseded_without_file(con) + _unmatched(con)
+
+
+def _unmatched(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A loaded claims file must have had its keys matched against earlier deliveries
+    (matching.py): until then a re-delivered line and its earlier version are both in force."""
+    rows = con.execute(
+        f"select source_file from {RAW_SCHEMA}.load_ledger "
+        "where status = 'loaded' and not matched order by source_file"
+    ).fetchall()
+    return [
+        f"{name}: loaded, but its keys were not matched against earlier deliveries "
+        "(a run stopped before the night's matching; the next ingest matches them)"
+        for (name,) in rows
+    ]
 
 
 def _exists(path: str) -> bool:

@@ -17,6 +17,8 @@ Per file: stage it (stage.py), then in one transaction:
    rows loaded + rows quarantined is asserted, and the file is re-checked for changes since it
    was hashed, before the commit. Files of a load that does not commit are removed (by the
    next ingest when the process was killed).
+After the night's files, the claims files' keys are matched against earlier deliveries in one
+transaction (matching.py: history is read once a night, not once a file).
 All work is set-based in DuckDB: no row of the file passes through Python (except lines the
 CSV reader rejected, which are few and need their original bytes).
 """
@@ -38,7 +40,7 @@ import duckdb
 
 from pipelines.contract import FileKind, is_incremental
 from pipelines.faults import failpoint
-from pipelines.ingest import ledger, raw_layer
+from pipelines.ingest import ledger, matching, raw_layer
 from pipelines.ingest.fastpath import clean_sql, extra_sql, fast_values
 from pipelines.ingest.files import (
     LandingFile,
@@ -133,6 +135,7 @@ def ingest_landing(
     settings = settings or IngestSettings()
     configure(con, settings)
     raw_dir = raw_layer.open_raw_layer(con, settings.raw_dir)
+    _match(con, "left pending by a stopped run")
     files, refused = discover(Path(landing_dir))
     delivery_seq = ledger.next_delivery_seq(con)
     report = IngestReport(refused=refused)
@@ -194,8 +197,35 @@ def ingest_landing(
                 f" ({result.error})" if result.error else "",
             )
             report.files.append(result)
+    failpoint("ingest.files_loaded")
+    matched = _match(con, "loaded tonight")
+    report.files = [
+        replace(f, rows_superseded=matched[f.sha256][0], rows_duplicate=matched[f.sha256][1])
+        if f.sha256 in matched
+        else f
+        for f in report.files
+    ]
     ledger.record_night(con, as_of, run_id or uuid.uuid4().hex, report.night_rows())
     return report
+
+
+def _match(con: duckdb.DuckDBPyConnection, which: str) -> dict[str, tuple[int, int]]:
+    """Match the keys of the claims files loaded but not yet matched (matching.py)."""
+    pending = matching.pending_files(con)
+    if not pending:
+        return {}
+    started = time.perf_counter()
+    counts = matching.match_pending(con)
+    log.info(
+        "matched the keys of %d file(s) %s against earlier deliveries in %.1f s: "
+        "%d earlier rows corrected, %d repeated",
+        len(pending),
+        which,
+        time.perf_counter() - started,
+        sum(c for c, _ in counts.values()),
+        sum(d for _, d in counts.values()),
+    )
+    return counts
 
 
 def load_file(
@@ -258,7 +288,7 @@ def load_file(
                 "ingest_dup",
                 "ingest_dup_hash",
                 "ingest_same",
-                "ingest_key_candidates",
+                "ingest_history",
             ):
                 con.execute(f"drop table if exists {table}")
             if source.staged_file is not None:
@@ -430,6 +460,7 @@ def _load_staged(
         incremental=is_incremental(kind, lf.name),
         rows_superseded=corrected,
         rows_duplicate=duplicates,
+        matched=not matching.deferred(kind),
     )
     return {
         "rows_read": source.rows,
@@ -601,10 +632,6 @@ def _find_duplicates(con: duckdb.DuckDBPyConnection, kind: FileKind, mine: str) 
     )
 
 
-def _key_text(kind: FileKind, alias: str) -> str:
-    return "concat_ws('|', " + ", ".join(f"{alias}.{ident(k)}" for k in kind.key) + ")"
-
-
 def _supersede(
     con: duckdb.DuckDBPyConnection, lf: LandingFile, sha: str, delivery_seq: int, mine: str
 ) -> tuple[int, int]:
@@ -613,25 +640,24 @@ def _supersede(
     A repeat within the file with identical content (`ingest_same`) is a duplicate of the
     first. A key that an earlier delivery holds in force is re-delivered: the later delivery
     wins, and the earlier row is a `correction` when the content differs, a `duplicate` when
-    identical. Earlier deliveries are matched for an accumulating kind (claims) and for an
-    incremental snapshot file; a full snapshot replaces the previous delivery whole (see
-    raw.files_out_of_force), so it is matched only against files of its own delivery. `mine`
-    is this file's key rows. Earlier rows are read as key rows (raw_layer.key_rows: a
-    bucketed file's key columns and row hash, a landed file's key index; never the content
-    of history), first their key hashes only, then the keys of the few candidates; an
-    earlier file whose statistics put its first key column outside this file's range is not
-    read (raw_layer.files_overlapping). Returns (corrections, duplicates).
+    identical. A claims file's keys are matched against earlier deliveries by the night's
+    matching (matching.py), after the night's files are loaded; here, a snapshot kind's: an
+    incremental snapshot file against the files in force, a full snapshot (which replaces the
+    previous delivery whole, see raw.files_out_of_force) against files of its own delivery
+    only. `mine` is this file's key rows. Earlier rows are read as key rows
+    (matching.history_rows: their key hashes first, then the keys of the few candidates).
+    Returns (corrections, duplicates).
     """
     kind = lf.kind
     now = literal(dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "))
     by = f"{literal(sha)}, {literal(lf.name)}"
     con.execute(
         f"insert into {RAW_SCHEMA}.superseded_rows select {literal(kind.name)}, "
-        f"m._file_sha256, m._source_file, m._source_row, {_key_text(kind, 'm')}, {by}, "
+        f"m._file_sha256, m._source_file, m._source_row, {matching.key_text(kind, 'm')}, {by}, "
         f"s.first_row, 'duplicate', {now}::timestamp "
         f"from {mine} m join ingest_same s on m._source_row = s._row"
     )
-    if not kind.key:
+    if not kind.key or matching.deferred(kind):
         return _superseded_by(con, sha)
     mine = f"(select * from {mine} where _source_row not in (select _row from ingest_same))"
     first = ident(kind.key[0])
@@ -652,41 +678,15 @@ def _supersede(
     earlier = raw_layer.files_overlapping(
         con, kind, raw_layer.paths_of(con, kind.name, files), lo, hi
     )
-    if not earlier:
-        return _superseded_by(con, sha)  # no earlier file in force holds this file's range
-    # 1. Candidates: the earlier rows whose key hash a row of this file has. Only the hash
-    # column of history is read (matching on the key text cost five times as much, and a
-    # night's first load matches each file against every earlier one). The earlier rows are
-    # the probe side and this file's the build side: warehouse connections keep the SQL's
-    # join sides (warehouse.PLANNER_CONFIG), and the hash table must hold the delivery.
-    history = raw_layer.key_rows(kind, earlier)
-    con.execute(
-        "create or replace temp table ingest_key_candidates as "
-        "select o._file_sha256, o._source_row "
-        f"from (select _file_sha256, _source_row, _key_hash from {history}) o "
-        f"semi join (select _key_hash from {mine}) m on m._key_hash = o._key_hash"
-    )
-    if not con.execute("select exists (select 1 from ingest_key_candidates)").fetchone()[0]:
-        return _superseded_by(con, sha)
-    # 2. The candidates' keys, read from the files that hold them, compared as text (equal
-    # hashes of different keys match nothing); the row hashes tell a duplicate from a
-    # correction without reading the earlier rows' other columns.
-    holding = raw_layer.paths_of(
-        con, kind.name, "select distinct _file_sha256 from ingest_key_candidates"
-    )
-    keys = ", ".join(ident(k) for k in kind.key)
+    matching.history_rows(con, kind, earlier, mine, "ingest_history")
     on = " and ".join(f"m.{ident(k)} = o.{ident(k)}" for k in kind.key)
+    keys = ", ".join(ident(k) for k in kind.key)
     con.execute(
         f"insert into {RAW_SCHEMA}.superseded_rows select {literal(kind.name)}, "
-        f"o._file_sha256, o._source_file, o._source_row, {_key_text(kind, 'o')}, {by}, "
+        f"o._file_sha256, o._source_file, o._source_row, {matching.key_text(kind, 'o')}, {by}, "
         "m._source_row, case when m._row_hash = o._row_hash then 'duplicate' "
         f"else 'correction' end, {now}::timestamp "
-        f"from (select k.* from {raw_layer.key_rows(kind, holding)} k "
-        "semi join ingest_key_candidates c "
-        "on c._file_sha256 = k._file_sha256 and c._source_row = k._source_row) o "
-        f"join (select {keys}, _source_row, _row_hash from {mine}) m on {on} "
-        f"anti join {RAW_SCHEMA}.superseded_rows s "
-        "on s.file_sha256 = o._file_sha256 and s.source_row = o._source_row"
+        f"from ingest_history o join (select {keys}, _source_row, _row_hash from {mine}) m on {on}"
     )
     return _superseded_by(con, sha)
 

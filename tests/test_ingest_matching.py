@@ -1,0 +1,218 @@
+"""The night's matching of re-delivered claim lines (pipelines/ingest/matching.py).
+
+The same four deliveries give the same superseded rows, rows in force and ledger counts
+whether they land in one night (matched together, once), one per night (matched one by one)
+or two nights; a run killed between its loads and the matching leaves the files pending,
+reconcile names them, and the next ingest matches them before it loads anything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.contract import DUCKDB_TYPES, FILE_KINDS
+from pipelines.faults import ENV
+from pipelines.ingest import IngestSettings, ingest_landing, reconcile
+from pipelines.ingest.raw_layer import key_hash_sql
+from tests.ingest_helpers import claim, write_contract_parquet, write_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAIMS = FILE_KINDS["medical_claims"]
+
+
+def _deliveries(folder: Path) -> list[Path]:
+    """a: history. b corrects a's C1/1, repeats a's C2/1 unchanged, adds C4/1 twice (an
+    identical repeat within the file). c corrects C1/1 again and C2/1, repeats a's C3/1
+    unchanged. d (Parquet, kept as delivered) corrects c's C1/1 and repeats b's C4/1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    a = [claim(claim_id="C1"), claim(claim_id="C1", claim_line_number="2"),
+         claim(claim_id="C2"), claim(claim_id="C3")]  # fmt: skip
+    b = [claim(claim_id="C1", paid_amount="10.00"), claim(claim_id="C2"),
+         claim(claim_id="C4"), claim(claim_id="C4")]  # fmt: skip
+    c = [claim(claim_id="C1", paid_amount="20.00"), claim(claim_id="C2", paid_amount="5.00"),
+         claim(claim_id="C3")]  # fmt: skip
+    d = [claim(claim_id="C1", paid_amount="30.00"), claim(claim_id="C4")]
+    return [
+        write_csv(folder / "medical_claims_a.csv", a),
+        write_csv(folder / "medical_claims_b.csv", b),
+        write_csv(folder / "medical_claims_c.csv", c),
+        write_contract_parquet(folder / "medical_claims_d.parquet", CLAIMS, d),
+    ]
+
+
+EXPECTED = [
+    ("medical_claims_a.csv", "C1|1", "medical_claims_b.csv", 1, "correction"),
+    ("medical_claims_a.csv", "C2|1", "medical_claims_b.csv", 2, "duplicate"),
+    ("medical_claims_a.csv", "C3|1", "medical_claims_c.csv", 3, "duplicate"),
+    ("medical_claims_b.csv", "C1|1", "medical_claims_c.csv", 1, "correction"),
+    ("medical_claims_b.csv", "C2|1", "medical_claims_c.csv", 2, "correction"),
+    ("medical_claims_b.csv", "C4|1", "medical_claims_b.csv", 3, "duplicate"),
+    ("medical_claims_b.csv", "C4|1", "medical_claims_d.parquet", 2, "duplicate"),
+    ("medical_claims_c.csv", "C1|1", "medical_claims_d.parquet", 1, "correction"),
+]
+# (file, corrections, duplicates) each file made, as the ledger records them.
+LEDGER = [
+    ("medical_claims_a.csv", 0, 0),
+    ("medical_claims_b.csv", 1, 2),
+    ("medical_claims_c.csv", 2, 1),
+    ("medical_claims_d.parquet", 1, 1),
+]
+IN_FORCE = [
+    ("C1", 1, "30.00", "medical_claims_d.parquet"),
+    ("C1", 2, "125.50", "medical_claims_a.csv"),
+    ("C2", 1, "5.00", "medical_claims_c.csv"),
+    ("C3", 1, "125.50", "medical_claims_c.csv"),
+    ("C4", 1, "125.50", "medical_claims_d.parquet"),
+]
+
+
+def _facts(con: duckdb.DuckDBPyConnection) -> tuple[list, list, list]:
+    superseded = con.execute(
+        "select source_file, key_value, by_source_file, by_source_row, reason "
+        "from raw.superseded_rows order by all"
+    ).fetchall()
+    ledger = con.execute(
+        "select source_file, rows_superseded, rows_duplicate from raw.load_ledger order by 1"
+    ).fetchall()
+    in_force = con.execute(
+        "select claim_id, claim_line_number, paid_amount::varchar, _source_file "
+        "from raw.rows_in_force('medical_claims') order by all"
+    ).fetchall()
+    return superseded, ledger, in_force
+
+
+def _ingest(con: duckdb.DuckDBPyConnection, landing: Path):
+    return ingest_landing(con, landing, IngestSettings(run_quality=False))
+
+
+@pytest.mark.parametrize("nights", [[4], [1, 1, 1, 1], [1, 3], [2, 2]])
+def test_the_same_deliveries_give_the_same_rows_in_force_however_they_are_split_into_nights(
+    tmp_path, nights
+):
+    files = _deliveries(tmp_path / "all")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    start = 0
+    for n in nights:
+        for path in files[start : start + n]:
+            shutil.copy(path, landing / path.name)
+        report = _ingest(con, landing)
+        assert [f.status for f in report.files] == ["loaded"] * n
+        start += n
+    superseded, ledger, in_force = _facts(con)
+    assert superseded == EXPECTED
+    assert ledger == LEDGER
+    assert in_force == IN_FORCE
+    assert con.execute("select count(*) from raw.load_ledger where not matched").fetchone() == (0,)
+    assert reconcile(con) == []
+
+
+def test_the_report_and_the_nights_record_carry_each_files_matches(tmp_path):
+    landing = tmp_path / "landing"
+    _deliveries(landing)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    report = _ingest(con, landing)
+    assert [(f.name, f.rows_superseded, f.rows_duplicate) for f in report.files] == LEDGER
+    assert (
+        con.execute(
+            "select entry_name, rows_superseded, rows_duplicate from raw.night_files order by 1"
+        ).fetchall()
+        == LEDGER
+    )
+
+
+def test_equal_key_hashes_of_different_keys_pair_nothing(tmp_path):
+    """Keys are matched on their hash first, then as text: an earlier row whose key hash
+    equals tonight's key (a collision, forged here in its key index) is not superseded."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    # C1 .. C99: the file's key range holds tonight's C9, so its key index is read.
+    history = [claim(claim_id="C1"), claim(claim_id="C99")]
+    write_contract_parquet(landing / "medical_claims_a.parquet", CLAIMS, history)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _ingest(con, landing)
+    (index,) = (tmp_path / "raw" / "medical_claims" / "keys").glob("*.parquet")
+    line = DUCKDB_TYPES[CLAIMS.by_name["claim_line_number"].dtype]
+    forged = con.execute(
+        f"select {key_hash_sql(CLAIMS)} from (select 'C9' as claim_id, "
+        f"cast(1 as {line}) as claim_line_number)"
+    ).fetchone()[0]
+    tmp = index.with_name("forged.tmp")
+    con.execute(
+        f"copy (select * replace (case when claim_id = 'C1' then {forged}::ubigint "
+        f"else _key_hash end as _key_hash) from read_parquet('{index}')) to '{tmp}' "
+        "(format parquet)"
+    )
+    os.replace(tmp, index)
+    write_contract_parquet(
+        landing / "medical_claims_b.parquet", CLAIMS, [claim(claim_id="C9", paid_amount="1.00")]
+    )
+    report = _ingest(con, landing)
+    assert [(f.name, f.rows_superseded, f.rows_duplicate) for f in report.files] == [
+        ("medical_claims_b.parquet", 0, 0)
+    ]
+    assert con.execute("select count(*) from raw.superseded_rows").fetchone() == (0,)
+    assert con.execute(
+        "select claim_id from raw.rows_in_force('medical_claims') order by 1"
+    ).fetchall() == [("C1",), ("C9",), ("C99",)]
+
+
+_RUN = """
+import sys
+import duckdb
+from pipelines.ingest import IngestSettings, ingest_landing
+con = duckdb.connect(sys.argv[1])
+ingest_landing(con, sys.argv[2], IngestSettings(run_quality=False))
+"""
+
+
+def test_killed_before_the_nights_matching_then_the_next_ingest_matches_first(tmp_path):
+    landing = tmp_path / "landing"
+    files = _deliveries(tmp_path / "all")
+    landing.mkdir()
+    shutil.copy(files[0], landing / files[0].name)
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    _ingest(con, landing)
+    con.close()
+    for path in files[1:3]:
+        shutil.copy(path, landing / path.name)
+    killed = subprocess.run(
+        [sys.executable, "-c", _RUN, str(db), str(landing)],
+        cwd=ROOT,
+        env={**os.environ, ENV: "ingest.files_loaded"},
+        timeout=120,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+
+    con = duckdb.connect(str(db))
+    assert con.execute(
+        "select source_file from raw.load_ledger where not matched order by 1"
+    ).fetchall() == [("medical_claims_b.csv",), ("medical_claims_c.csv",)]
+    problems = reconcile(con)
+    assert problems == [
+        f"medical_claims_{x}.csv: loaded, but its keys were not matched against earlier "
+        "deliveries (a run stopped before the night's matching; the next ingest matches them)"
+        for x in "bc"
+    ]
+    assert con.execute("select count(*) from raw.superseded_rows").fetchone() == (1,)  # b's C4
+
+    shutil.copy(files[3], landing / files[3].name)
+    report = _ingest(con, landing)
+    assert [f.name for f in report.files] == ["medical_claims_d.parquet"]
+    assert [s.name for s in report.skipped] == [p.name for p in files[:3]]
+    superseded, ledger, in_force = _facts(con)
+    assert superseded == EXPECTED
+    assert ledger == LEDGER
+    assert in_force == IN_FORCE
+    assert reconcile(con) == []
