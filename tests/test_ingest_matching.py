@@ -9,6 +9,7 @@ reconcile names them, and the next ingest matches them before it loads anything.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -20,8 +21,8 @@ import pytest
 
 from pipelines.contract import DUCKDB_TYPES, FILE_KINDS
 from pipelines.faults import ENV
-from pipelines.ingest import IngestSettings, ingest_landing, reconcile
-from pipelines.ingest.raw_layer import key_hash_sql
+from pipelines.ingest import IngestSettings, ingest_landing, raw_layer, reconcile
+from pipelines.ingest.raw_layer import key_hash_sql, overlapping
 from tests.ingest_helpers import claim, write_contract_parquet, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,3 +217,48 @@ def test_killed_before_the_nights_matching_then_the_next_ingest_matches_first(tm
     assert ledger == LEDGER
     assert in_force == IN_FORCE
     assert reconcile(con) == []
+
+
+def test_overlapping_ranges_are_found_as_a_pairwise_comparison_finds_them():
+    """raw_layer.overlapping sorts once; every pair compared is the reference."""
+    rng = random.Random(20261204)
+    for _ in range(500):
+        ranges = {}
+        for i in range(rng.randint(0, 8)):
+            lo = rng.randint(0, 30)
+            ranges[f"f{i}"] = (lo, lo + rng.randint(0, 6))
+        pairwise = {
+            a
+            for a, (alo, ahi) in ranges.items()
+            for b, (blo, bhi) in ranges.items()
+            if a != b and alo <= bhi and blo <= ahi
+        }
+        assert overlapping(ranges) == pairwise, ranges
+
+
+def test_files_whose_key_ranges_are_apart_are_not_sorted_and_others_still_pair(tmp_path):
+    """Kept Parquet files carry exact key statistics: one whose claim ids overlap no other
+    pending file's cannot repeat their keys; two that overlap are paired as always."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name, ids in (("a", ["A1", "A2"]), ("b", ["B1", "B2"]), ("c", ["B2", "B3"])):
+        rows = [claim(claim_id=i, paid_amount=f"{n}.00") for n, i in enumerate(ids, 1)]
+        write_contract_parquet(landing / f"medical_claims_{name}.parquet", CLAIMS, rows)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    paths = []
+    original = raw_layer.files_sharing_keys
+
+    def spy(con, kind, candidates):
+        shared = original(con, kind, candidates)
+        paths.append(sorted(Path(p).name for p in shared))
+        return shared
+
+    raw_layer.files_sharing_keys = spy
+    try:
+        _ingest(con, landing)
+    finally:
+        raw_layer.files_sharing_keys = original
+    assert paths == [["medical_claims_b.parquet", "medical_claims_c.parquet"]]
+    assert con.execute(
+        "select source_file, key_value, by_source_file, reason from raw.superseded_rows"
+    ).fetchall() == [("medical_claims_b.parquet", "B2|1", "medical_claims_c.parquet", "correction")]

@@ -148,18 +148,21 @@ def _match_kind(
         f"from {RAW_SCHEMA}.load_ledger "
         f"where kind = {literal(kind.name)} and status = 'loaded' and not matched"
     )
-    pending = raw_layer.key_rows(
-        kind, raw_layer.paths_of(con, kind.name, "select file_sha256 from match_pending_files")
-    )
-    # 1. Key hashes the pending files repeat among themselves (a repeat within a file, which
-    # left force at its load, included: step 3 leaves it out). Only the hash column is read,
-    # and sorted: a repeat follows its twin (a first load's 40M hashes: 2.3 s sorted, 5.4 s
-    # grouped, nearly every group holding one row).
-    con.execute(
-        "create or replace temp table match_repeated as select distinct _key_hash from ("
-        "select _key_hash, lag(_key_hash) over (order by _key_hash) as previous "
-        f"from {pending}) where _key_hash = previous"
-    )
+    paths = raw_layer.paths_of(con, kind.name, "select file_sha256 from match_pending_files")
+    pending = raw_layer.key_rows(kind, paths)
+    # 1. Key hashes the pending files repeat among themselves, in files whose key ranges
+    # overlap (raw_layer.files_sharing_keys; a repeat within a file left force at its load,
+    # step 3 leaves it out). Only the hash column is read, and sorted: a repeat follows its
+    # twin (a first load's 40M hashes: 2.3 s sorted, 5.4 s grouped, nearly every group one
+    # row).
+    con.execute("create or replace temp table match_repeated (_key_hash ubigint)")
+    sharing = raw_layer.files_sharing_keys(con, kind, paths)
+    if sharing:
+        con.execute(
+            "insert into match_repeated select distinct _key_hash from ("
+            "select _key_hash, lag(_key_hash) over (order by _key_hash) as previous "
+            f"from {raw_layer.key_rows(kind, sharing)}) where _key_hash = previous"
+        )
     # 2. History's rows in force holding a pending key hash (place 0 in the load order).
     history = (
         f"select file_sha256 from {RAW_SCHEMA}.load_ledger where kind = {literal(kind.name)} "

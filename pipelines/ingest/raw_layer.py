@@ -35,6 +35,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -415,29 +416,67 @@ def key_hash_sql(kind: FileKind) -> str:
     return "hash(" + ", ".join(ident(k) for k in kind.key) + ")"
 
 
+def key_ranges(
+    con: duckdb.DuckDBPyConnection, kind: FileKind, paths: list[str]
+) -> dict[str, tuple[object, object]]:
+    """{path: (min, max)} of the first key column, for the raw files of `paths` whose exact
+    Parquet statistics give them (a landed file's key index's); a file without exact
+    statistics, or a key that is not text, has no entry: it may hold any key."""
+    first = kind.key[0] if kind.key else None
+    if first is None or kind.by_name[first].dtype != "string" or not paths:
+        return {}
+    stats_of = {key_index_path(p) if is_landed(p) else p: p for p in paths}
+    return {
+        stats_of[name]: (lo, hi)
+        for name, lo, hi in con.execute(
+            "select file_name, min(stats_min_value), max(stats_max_value) "
+            "from parquet_metadata(?) where path_in_schema = ? "
+            "group by file_name having bool_and(coalesce(min_is_exact and max_is_exact, false) "
+            "and stats_min_value is not null and stats_max_value is not null)",
+            [list(stats_of), first],
+        ).fetchall()
+    }
+
+
 def files_overlapping(
     con: duckdb.DuckDBPyConnection, kind: FileKind, paths: list[str], lo: object, hi: object
 ) -> list[str]:
     """The raw files of `paths` that may hold a first key column value in [lo, hi]: a file
-    whose exact Parquet statistics (a landed file's key index's) put the column wholly
-    outside is left out; a file without exact statistics, or a key that is not text, is kept.
+    whose exact statistics put the column wholly outside (key_ranges) is left out.
     Why: a first load matches every file against every earlier one, and claim ids that run by
     date (as the generator's do, and many payers') put a month's file beside few others."""
-    first = kind.key[0] if kind.key else None
-    if first is None or kind.by_name[first].dtype != "string" or lo is None or not paths:
+    if lo is None:
         return paths
-    stats_of = {key_index_path(p) if is_landed(p) else p: p for p in paths}
-    outside = {
-        stats_of[name]
-        for (name,) in con.execute(
-            "select file_name from parquet_metadata(?) where path_in_schema = ? "
-            "group by file_name having bool_and(coalesce(min_is_exact and max_is_exact, false) "
-            "and stats_min_value is not null and stats_max_value is not null) "
-            "and (max(stats_max_value) < ? or min(stats_min_value) > ?)",
-            [list(stats_of), first, lo, hi],
-        ).fetchall()
-    }
-    return [p for p in paths if p not in outside]
+    ranges = key_ranges(con, kind, paths)
+    return [p for p in paths if p not in ranges or not (ranges[p][1] < lo or ranges[p][0] > hi)]
+
+
+def files_sharing_keys(
+    con: duckdb.DuckDBPyConnection, kind: FileKind, paths: list[str]
+) -> list[str]:
+    """The raw files of `paths` whose first key column range overlaps another's (key_ranges;
+    a file without exact statistics overlaps every other): only they can share a key."""
+    if len(paths) < 2:
+        return []
+    ranges = key_ranges(con, kind, paths)
+    if len(ranges) < len(paths):
+        return paths
+    shared = overlapping(ranges)
+    return [p for p in paths if p in shared]
+
+
+def overlapping(ranges: dict[str, tuple[Any, Any]]) -> set[str]:
+    """The names whose closed range [min, max] overlaps another name's, sorted once."""
+    ordered = sorted(ranges.items(), key=lambda item: item[1])
+    shared: set[str] = set()
+    reach = None  # the highest max of the ranges before
+    for i, (name, (lo, hi)) in enumerate(ordered):
+        if reach is not None and lo <= reach:
+            shared.add(name)  # overlaps a range with a lower min
+        if i + 1 < len(ordered) and hi >= ordered[i + 1][1][0]:
+            shared.add(name)  # overlaps the next range by min (any later one starts after it)
+        reach = hi if reach is None else max(reach, hi)
+    return shared
 
 
 def key_rows(kind: FileKind, paths: list[str]) -> str:
