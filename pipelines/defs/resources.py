@@ -35,7 +35,8 @@ class PipelineSettings(dg.ConfigurableResource):
     # DuckDB limits of every connection the run opens: beyond the memory limit DuckDB spills
     # to a folder beside the database instead of dying on a large night. 0 threads: every
     # core this process may use. Buckets running at once share them (buckets.split_config).
-    duckdb_memory_limit: str = "6GB"
+    # 3GB: at 5M members 3.3 GiB peak RSS and no slower than 6GB (docs/benchmarks.md).
+    duckdb_memory_limit: str = "3GB"
     duckdb_threads: int = 0
     # Per-run overrides of the tier-change gate (the CLI's --max-tier-change and
     # --allow-tier-change); None / False: config/rules.toml [gates] applies.
