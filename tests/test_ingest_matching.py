@@ -21,7 +21,7 @@ import pytest
 
 from pipelines.contract import DUCKDB_TYPES, FILE_KINDS
 from pipelines.faults import ENV
-from pipelines.ingest import IngestSettings, ingest_landing, raw_layer, reconcile
+from pipelines.ingest import IngestSettings, ingest_landing, matching, raw_layer, reconcile
 from pipelines.ingest.raw_layer import key_hash_sql, overlapping
 from tests.ingest_helpers import claim, write_contract_parquet, write_csv
 
@@ -262,3 +262,29 @@ def test_files_whose_key_ranges_are_apart_are_not_sorted_and_others_still_pair(t
     assert con.execute(
         "select source_file, key_value, by_source_file, reason from raw.superseded_rows"
     ).fetchall() == [("medical_claims_b.parquet", "B2|1", "medical_claims_c.parquet", "correction")]
+
+
+def test_a_failed_matching_names_the_files_and_the_next_ingest_matches_them(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    _deliveries(landing)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+
+    def out_of_memory(con, kind, now):
+        raise duckdb.OutOfMemoryException("could not allocate")
+
+    monkeypatch.setattr(matching, "_match_kind", out_of_memory)
+    with pytest.raises(RuntimeError) as failed:
+        _ingest(con, landing)
+    assert str(failed.value).startswith(
+        "matching the keys of medical_claims_a.csv, medical_claims_b.csv, medical_claims_c.csv, "
+        "medical_claims_d.parquet against earlier deliveries failed: "
+    )
+    assert len(reconcile(con)) == 4
+    assert con.execute("select count(*) from raw.superseded_rows").fetchone() == (1,)  # b's C4
+
+    monkeypatch.undo()
+    report = _ingest(con, landing)
+    assert report.files == [] and len(report.skipped) == 4
+    superseded, ledger, in_force = _facts(con)
+    assert (superseded, ledger, in_force) == (EXPECTED, LEDGER, IN_FORCE)
+    assert reconcile(con) == []

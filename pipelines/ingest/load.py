@@ -215,7 +215,14 @@ def _match(con: duckdb.DuckDBPyConnection, which: str) -> dict[str, tuple[int, i
     if not pending:
         return {}
     started = time.perf_counter()
-    counts = matching.match_pending(con)
+    try:
+        counts = matching.match_pending(con)
+    except duckdb.Error as e:
+        names = ", ".join(name for _kind, name in pending)
+        raise RuntimeError(
+            f"matching the keys of {names} against earlier deliveries failed: {e}. They stay "
+            "loaded and pending (the night is not published); the next ingest matches them."
+        ) from e
     log.info(
         "matched the keys of %d file(s) %s against earlier deliveries in %.1f s: "
         "%d earlier rows corrected, %d repeated",
