@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -12,8 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.contract import DUCKDB_TYPES, FileKind
+from pipelines.faults import ENV
 from pipelines.ingest import IngestReport, IngestSettings, ingest_landing
 from pipelines.ingest.validate import ident, literal
+
+ROOT = Path(__file__).resolve().parents[1]
 
 HEADER = [
     "claim_id",
@@ -76,6 +83,32 @@ def ingest(db: Path, landing: Path) -> tuple[duckdb.DuckDBPyConnection, IngestRe
     con = duckdb.connect(str(db))
     report = ingest_landing(con, landing, IngestSettings(run_quality=False))
     return con, report
+
+
+_KILLED_INGEST = """
+import sys
+from pathlib import Path
+import duckdb
+from pipelines.ingest import IngestSettings, ingest_landing
+stage = Path(sys.argv[3]) if len(sys.argv) > 3 else None
+con = duckdb.connect(sys.argv[1])
+ingest_landing(con, sys.argv[2], IngestSettings(run_quality=False, stage_directory=stage))
+"""
+
+
+def ingest_killed_at(
+    failpoint: str, db: Path, landing: Path, stage_directory: Path | None = None
+) -> None:
+    """Run an ingest in another process and SIGKILL it at `failpoint` (pipelines/faults.py)."""
+    args = [str(db), str(landing)] + ([str(stage_directory)] if stage_directory else [])
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_INGEST, *args],
+        cwd=ROOT,
+        env={**os.environ, ENV: failpoint},
+        timeout=120,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
 
 
 def quarantine(con: duckdb.DuckDBPyConnection) -> list[tuple]:

@@ -9,20 +9,22 @@ from __future__ import annotations
 import gzip
 import os
 import random
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
 
-from pipelines.faults import ENV
 from pipelines.ingest import IngestSettings, ingest_landing, reconcile
-from tests.ingest_helpers import claim, csv_bytes, ingest, quarantine, write_csv, write_parquet
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.ingest_helpers import (
+    claim,
+    csv_bytes,
+    ingest,
+    ingest_killed_at,
+    quarantine,
+    write_csv,
+    write_parquet,
+)
 
 
 def _claims_table(n: int) -> pa.Table:
@@ -159,27 +161,11 @@ def test_same_bytes_after_a_change_during_load_are_retried(tmp_path, landing):
     assert reconcile(con) == []
 
 
-_RUN = """
-import sys
-import duckdb
-from pipelines.ingest import IngestSettings, ingest_landing
-con = duckdb.connect(sys.argv[1])
-ingest_landing(con, sys.argv[2], IngestSettings(run_quality=False))
-"""
-
-
 def test_killed_after_the_first_commit_then_rerun_loads_each_file_once(tmp_path, landing):
     write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_line_number="x")])
     write_csv(landing / "medical_claims_2.csv", [claim(claim_id="C2")])
     db = tmp_path / "w.duckdb"
-    killed = subprocess.run(
-        [sys.executable, "-c", _RUN, str(db), str(landing)],
-        cwd=ROOT,
-        env={**os.environ, ENV: "ingest.file_committed"},
-        timeout=120,
-        capture_output=True,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    ingest_killed_at("ingest.file_committed", db, landing)
 
     con, report = ingest(db, landing)
     assert [s.name for s in report.skipped] == ["medical_claims_1.csv"]
@@ -191,31 +177,13 @@ def test_killed_after_the_first_commit_then_rerun_loads_each_file_once(tmp_path,
     assert reconcile(con) == []
 
 
-_RUN_STAGED = """
-import sys
-from pathlib import Path
-import duckdb
-from pipelines.ingest import IngestSettings, ingest_landing
-con = duckdb.connect(sys.argv[1])
-settings = IngestSettings(run_quality=False, stage_directory=Path(sys.argv[3]))
-ingest_landing(con, sys.argv[2], settings)
-"""
-
-
 def test_a_killed_run_leaves_its_staged_csv_behind_and_the_next_run_removes_it(tmp_path, landing):
     """A CSV is staged as Parquet (as large as the file, member-level rows); a SIGKILL skips
     the staging folder's cleanup, so the next run, holding the warehouse, removes it."""
     write_csv(landing / "medical_claims_1.csv", [claim(), claim(claim_id="C1b")])
     write_csv(landing / "medical_claims_2.csv", [claim(claim_id="C2")])
     db, stage = tmp_path / "w.duckdb", tmp_path / "w.duckdb.stage"
-    killed = subprocess.run(
-        [sys.executable, "-c", _RUN_STAGED, str(db), str(landing), str(stage)],
-        cwd=ROOT,
-        env={**os.environ, ENV: "ingest.file_committed"},
-        timeout=120,
-        capture_output=True,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    ingest_killed_at("ingest.file_committed", db, landing, stage)
     (left,) = stage.iterdir()
     assert left.name.startswith("ingest_stage_")
     assert [p.name for p in left.iterdir()] == ["stage_0.parquet"]

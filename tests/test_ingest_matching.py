@@ -11,21 +11,16 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.contract import DUCKDB_TYPES, FILE_KINDS
-from pipelines.faults import ENV
 from pipelines.ingest import IngestSettings, ingest_landing, matching, raw_layer, reconcile
 from pipelines.ingest.raw_layer import key_hash_sql, overlapping
-from tests.ingest_helpers import claim, write_contract_parquet, write_csv
+from tests.ingest_helpers import claim, ingest_killed_at, write_contract_parquet, write_csv
 
-ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = FILE_KINDS["medical_claims"]
 
 
@@ -167,15 +162,6 @@ def test_equal_key_hashes_of_different_keys_pair_nothing(tmp_path):
     ).fetchall() == [("C1",), ("C9",), ("C99",)]
 
 
-_RUN = """
-import sys
-import duckdb
-from pipelines.ingest import IngestSettings, ingest_landing
-con = duckdb.connect(sys.argv[1])
-ingest_landing(con, sys.argv[2], IngestSettings(run_quality=False))
-"""
-
-
 def test_killed_before_the_nights_matching_then_the_next_ingest_matches_first(tmp_path):
     landing = tmp_path / "landing"
     files = _deliveries(tmp_path / "all")
@@ -187,14 +173,7 @@ def test_killed_before_the_nights_matching_then_the_next_ingest_matches_first(tm
     con.close()
     for path in files[1:3]:
         shutil.copy(path, landing / path.name)
-    killed = subprocess.run(
-        [sys.executable, "-c", _RUN, str(db), str(landing)],
-        cwd=ROOT,
-        env={**os.environ, ENV: "ingest.files_loaded"},
-        timeout=120,
-        capture_output=True,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    ingest_killed_at("ingest.files_loaded", db, landing)
 
     con = duckdb.connect(str(db))
     assert con.execute(
