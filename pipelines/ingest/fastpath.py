@@ -15,6 +15,8 @@ no reason and the values of `fast_values` (tests/test_ingest_fastpath.py checks 
 
 from __future__ import annotations
 
+import duckdb
+
 from pipelines.contract import Column, FileKind
 from pipelines.ingest.validate import (
     _DIGITS,
@@ -53,8 +55,9 @@ def _value(col: Column, src: SourceColumn) -> str:
     return _typed(col, False, "VARCHAR", _as_text(src))
 
 
-def _clean_when_present(col: Column, src: SourceColumn) -> str:
-    """True when a non-null value passes every check unchanged."""
+def _clean_when_present(col: Column, src: SourceColumn, control_free: bool = False) -> str:
+    """True when a non-null value passes every check unchanged. `control_free`: no value of
+    the column holds a control character (control_free_columns), so that test is left out."""
     if _is_native(col, src.type):
         return f"{_value(col, src)} is not null"
     x = _as_text(src)
@@ -64,7 +67,7 @@ def _clean_when_present(col: Column, src: SourceColumn) -> str:
     if col.pad_to and col.length != col.pad_to:
         # A short all-digit code would be padded by the full path: not clean as delivered.
         tests.append(f"(length({x}) >= {col.pad_to} or ltrim({x}, {_DIGITS}) <> '')")
-    if col.identifier:
+    if col.identifier and not control_free:
         tests.append(f"not regexp_matches({x}, {literal(CONTROL_CHARACTERS)})")
     if col.normalize == "icd":
         tests.append(f"not contains({x}, '.') and not contains({x}, ' ') and {x} = upper({x})")
@@ -80,19 +83,46 @@ def _clean_when_present(col: Column, src: SourceColumn) -> str:
     return "(" + " and ".join(tests) + ")"
 
 
-def _clean_column(col: Column, columns: dict[str, SourceColumn]) -> str | None:
+def _clean_column(
+    col: Column, columns: dict[str, SourceColumn], control_free: frozenset[str] = frozenset()
+) -> str | None:
     """The column's test, or None when every value (or the absence of the column) is clean."""
     null_ok = _null_ok(col, columns)
     src = columns.get(col.name)
     if src is None:
         return None if null_ok == "true" else null_ok
-    present = _clean_when_present(col, src)
+    present = _clean_when_present(col, src, col.name in control_free)
     return f"case when {src.ident} is null then {null_ok} else {present} end"
 
 
-def clean_sql(kind: FileKind, columns: dict[str, SourceColumn]) -> str:
-    """A never-null predicate: true for rows the full checks would load unchanged."""
-    tests = [t for c in kind.columns if (t := _clean_column(c, columns)) is not None]
+def control_free_columns(
+    con: duckdb.DuckDBPyConnection, kind: FileKind, columns: dict[str, SourceColumn], source: str
+) -> frozenset[str]:
+    """The identifier columns of which no value of `source` holds a control character.
+
+    Tested once per distinct value instead of once per row: a claims file repeats each
+    member_id about 40 times (4M lines: 0.05 s instead of 0.19 s). For such a column
+    clean_sql leaves the per-row test out; any other keeps it, so the rows holding one take
+    the full checks as before."""
+    free = []
+    for col in kind.columns:
+        src = columns.get(col.name)
+        if col.identifier and src is not None:
+            found = con.execute(
+                f"select bool_or(regexp_matches(v, {literal(CONTROL_CHARACTERS)})) "
+                f"from (select distinct {_as_text(src)} as v from {source})"
+            ).fetchone()[0]
+            if not found:
+                free.append(col.name)
+    return frozenset(free)
+
+
+def clean_sql(
+    kind: FileKind, columns: dict[str, SourceColumn], control_free: frozenset[str] = frozenset()
+) -> str:
+    """A never-null predicate: true for rows the full checks would load unchanged.
+    `control_free`: identifier columns known to hold no control character (control_free_columns)."""
+    tests = [t for c in kind.columns if (t := _clean_column(c, columns, control_free)) is not None]
     for rule in quarantine_rules(kind, set(columns)):
         values = {c: _value(kind.by_name[c], columns[c]) for c in rule.columns}
         tests.append(f"not {rule_sql(rule, values)}")

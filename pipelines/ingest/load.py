@@ -41,7 +41,7 @@ import duckdb
 from pipelines.contract import FileKind, is_incremental
 from pipelines.faults import failpoint
 from pipelines.ingest import ledger, matching, raw_layer
-from pipelines.ingest.fastpath import clean_sql, extra_sql, fast_values
+from pipelines.ingest.fastpath import clean_sql, control_free_columns, extra_sql, fast_values
 from pipelines.ingest.files import (
     LandingFile,
     RefusedEntry,
@@ -419,7 +419,10 @@ def _load_staged(
     """Load the staged rows; returns the file's counts (FileResult's rows_* fields). The
     paths of the raw files it writes are appended to `written` as they are written."""
     kind = lf.kind
-    clean = clean_sql(kind, source.columns) if fast_path else "false"
+    clean = "false"
+    if fast_path:
+        free = control_free_columns(con, kind, source.columns, source.sql)
+        clean = clean_sql(kind, source.columns, free)
     files = None
     if keep_landed and fast_path and raw_layer.can_keep_landed(kind, source):
         files = _kept_as_delivered(con, lf, sha, source, clean, raw_dir, written)
