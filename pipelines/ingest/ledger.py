@@ -261,14 +261,12 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _unmatched(con: duckdb.DuckDBPyConnection) -> list[str]:
     """A loaded claims file must have had its keys matched against earlier deliveries
     (matching.py): until then a re-delivered line and its earlier version are both in force."""
-    rows = con.execute(
-        f"select source_file from {RAW_SCHEMA}.load_ledger "
-        "where status = 'loaded' and not matched order by source_file"
-    ).fetchall()
+    from pipelines.ingest.matching import pending_files  # it imports the raw layer, which us
+
     return [
         f"{name}: loaded, but its keys were not matched against earlier deliveries "
         "(a run stopped before the night's matching; the next ingest matches them)"
-        for (name,) in rows
+        for name in sorted(name for _kind, name in pending_files(con))
     ]
 
 

@@ -45,11 +45,22 @@ _TEMP_TABLES = (
 )
 
 
+# Loaded files whose keys are not matched yet, and the order files load in (a night after
+# the one before, the files of a night by name).
+_PENDING = "status = 'loaded' and not matched"
+_LOAD_ORDER = "delivery_seq, source_file"
+
 # Joined to key rows `k`: leaves out the rows no longer in force.
 _IN_FORCE = (
     f"anti join {RAW_SCHEMA}.superseded_rows s "
     "on s.file_sha256 = k._file_sha256 and s.source_row = k._source_row"
 )
+
+
+def _key_columns(kind: FileKind) -> str:
+    """The columns of a key row `k` the matching keeps: key, lineage, row hash, key hash."""
+    keys = ", ".join(f"k.{ident(k)}" for k in kind.key)
+    return f"{keys}, k._file_sha256, k._source_file, k._source_row, k._row_hash, k._key_hash"
 
 
 def _present(kind: FileKind) -> str:
@@ -71,7 +82,7 @@ def pending_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(kind, source file) of loaded files whose keys are not yet matched, in load order."""
     return con.execute(
         f"select kind, source_file from {RAW_SCHEMA}.load_ledger "
-        "where status = 'loaded' and not matched order by delivery_seq, source_file"
+        f"where {_PENDING} order by {_LOAD_ORDER}"
     ).fetchall()
 
 
@@ -80,13 +91,7 @@ def match_pending(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
     {file sha256: (corrections, duplicates)}: the earlier rows each pending file took out of
     force, its repeats within the file included, as its ledger row now says."""
     counts: dict[str, tuple[int, int]] = {}
-    kinds = [
-        k
-        for (k,) in con.execute(
-            f"select distinct kind from {RAW_SCHEMA}.load_ledger "
-            "where status = 'loaded' and not matched order by kind"
-        ).fetchall()
-    ]
+    kinds = sorted({kind for kind, _name in pending_files(con)})
     if not kinds:
         return counts
     now = literal(dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "))
@@ -110,8 +115,7 @@ def history_rows(
     from the files holding them; the caller compares keys as text. Warehouse connections keep
     the SQL's join sides (warehouse.PLANNER_CONFIG): history is the probe side, the few keys
     of `probe` the hash table."""
-    keys = ", ".join(f"k.{ident(k)}" for k in kind.key)
-    columns = f"{keys}, k._file_sha256, k._source_file, k._source_row, k._row_hash, k._key_hash"
+    columns = _key_columns(kind)
     con.execute(
         f"create or replace temp table {target} as select {columns} "
         f"from {raw_layer.key_rows(kind, [])} k limit 0"
@@ -144,9 +148,8 @@ def _match_kind(
 ) -> dict[str, tuple[int, int]]:
     con.execute(
         "create or replace temp table match_pending_files as "
-        "select file_sha256, row_number() over (order by delivery_seq, source_file) as ord "
-        f"from {RAW_SCHEMA}.load_ledger "
-        f"where kind = {literal(kind.name)} and status = 'loaded' and not matched"
+        f"select file_sha256, row_number() over (order by {_LOAD_ORDER}) as ord "
+        f"from {RAW_SCHEMA}.load_ledger where kind = {literal(kind.name)} and {_PENDING}"
     )
     paths = raw_layer.paths_of(con, kind.name, "select file_sha256 from match_pending_files")
     pending = raw_layer.key_rows(kind, paths)
@@ -183,8 +186,7 @@ def _match_kind(
     con.execute(
         "create or replace temp table match_occurrences as "
         "select *, 0::bigint as ord from match_history union all "
-        f"select {', '.join(f'k.{k}' for k in keys)}, k._file_sha256, k._source_file, "
-        "k._source_row, k._row_hash, k._key_hash, p.ord "
+        f"select {_key_columns(kind)}, p.ord "
         f"from {pending} k semi join match_repeated r on r._key_hash = k._key_hash "
         f"join match_pending_files p on p.file_sha256 = k._file_sha256 {_IN_FORCE} "
         f"where {_present(kind)}"
