@@ -66,6 +66,27 @@ def scenarios() -> RawBuilder:
     b.ed_visit("chain", D(2026, 3, 1))
     b.ed_visit("chain", D(2026, 3, 2), kind="professional")
     b.ed_visit("chain", D(2026, 3, 3), kind="professional")
+    b.member("professional_first")  # professional on the 1st, facility on the 2nd: one visit
+    b.ed_visit("professional_first", D(2026, 3, 1), kind="professional")
+    b.ed_visit("professional_first", D(2026, 3, 2))
+    # A professional claim on the 1st inside a facility claim of the 1st-2nd, then a facility
+    # claim on the 3rd: the latest end so far (the 2nd) is a facility's, so two visits.
+    b.member("facility_outlasts")
+    b.ed_visit("facility_outlasts", D(2026, 3, 1), kind="professional")
+    b.claim(
+        "facility_outlasts",
+        [
+            {
+                "bill_type": "131",
+                "revenue_code": "0450",
+                "service_from_date": D(2026, 3, 1),
+                "service_to_date": D(2026, 3, 2),
+            }
+        ],
+        claim_type="institutional",
+        principal_diagnosis_code=AVOIDABLE_DX,
+    )
+    b.ed_visit("facility_outlasts", D(2026, 3, 3))
     b.member("ed_inside_stay")  # an ED line inside a stay belongs to it; discharge day: new
     b.stay("ed_inside_stay", D(2026, 3, 10), D(2026, 3, 15))
     b.ed_visit("ed_inside_stay", D(2026, 3, 12))
@@ -187,6 +208,15 @@ def test_facility_and_professional_across_midnight_are_one_visit(dhcs):
     assert [v["ed_date"] for v in _visits(dhcs, "two_facility_days")] == [
         D(2026, 3, 1),
         D(2026, 3, 2),
+    ]
+    (professional_first,) = _visits(dhcs, "professional_first")
+    assert (professional_first["ed_date"], professional_first["ed_end_date"]) == (
+        D(2026, 3, 1),
+        D(2026, 3, 2),
+    )
+    assert [(v["ed_date"], v["ed_end_date"]) for v in _visits(dhcs, "facility_outlasts")] == [
+        (D(2026, 3, 1), D(2026, 3, 2)),
+        (D(2026, 3, 3), D(2026, 3, 3)),
     ]
     measures = mart_rows(dhcs, "marts.fct_member_measures")
     assert measures["midnight"]["ed_visits_12m"] == 1

@@ -67,15 +67,21 @@ ed_claims as (
         claim_type
 ),
 
+-- The latest end of the member's earlier claims, and of their professional ones: when the two
+-- are equal a professional claim has the latest end. Two date maxima in one window pass, a
+-- tenth faster than one maximum over a struct (7.7M ED claims: 10.7-11.2 s against 11.2-12.8 s).
 with_prior as (
     select
         *,
-        max({'end_date': end_date, 'is_professional': claim_type = 'professional'}) over (
-            partition by member_id
-            order by start_date, end_date, claim_id
-            rows between unbounded preceding and 1 preceding
-        ) as prior
+        max(end_date) over earlier_claims as prior_end_date,
+        max(end_date) filter (where claim_type = 'professional') over earlier_claims
+            as prior_professional_end_date
     from ed_claims
+    window earlier_claims as (
+        partition by member_id
+        order by start_date, end_date, claim_id
+        rows between unbounded preceding and 1 preceding
+    )
 ),
 
 numbered as (
@@ -83,10 +89,13 @@ numbered as (
         *,
         sum(
             case
-                when prior is null then 1
-                when start_date <= prior.end_date then 0
-                when start_date = prior.end_date + 1
-                    and (claim_type = 'professional' or prior.is_professional)
+                when prior_end_date is null then 1
+                when start_date <= prior_end_date then 0
+                when start_date = prior_end_date + 1
+                    and (
+                        claim_type = 'professional'
+                        or prior_professional_end_date = prior_end_date
+                    )
                     then 0
                 else 1
             end
