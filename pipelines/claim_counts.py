@@ -60,8 +60,11 @@ class KeptCounts:
         return [name for name, _, _ in self.keys]
 
 
+# Lines in force per member: also read by the rules (staging.stg_claim_members).
+MEMBER_LINES = "claim_member_lines"
+
 KEPT = (
-    KeptCounts("claim_member_lines", (("member_id", "varchar", "member_id"),)),
+    KeptCounts(MEMBER_LINES, (("member_id", "varchar", "member_id"),)),
     KeptCounts(
         "claim_date_lines",
         (

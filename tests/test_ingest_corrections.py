@@ -239,3 +239,49 @@ def test_a_corrected_line_drops_its_earlier_procedures(con, landing):
     )
     _night(con, landing, "n2")
     assert con.execute(planned).fetchall() == [(False,)]
+
+
+def test_members_with_claims_and_no_eligibility_follow_the_lines_in_force(con, landing):
+    """int_members finds such members from the claim lines per member kept between nights:
+    a line corrected to another member moves them, a void removes them, and the kept counts
+    give the same members as counts rebuilt from every line in force."""
+
+    def members() -> list[str]:
+        return [
+            m
+            for (m,) in con.execute(
+                "select member_id from intermediate.int_members order by 1"
+            ).fetchall()
+        ]
+
+    write_csv(landing / "eligibility_1.csv", [_span("M1")], ELIGIBILITY_HEADER)
+    write_csv(
+        landing / "medical_claims_1.csv",
+        [claim(claim_id="C1", member_id="M1"), claim(claim_id="C2", member_id="U1")],
+    )
+    _night(con, landing, "n1")
+    assert members() == ["M1", "U1"]
+
+    # C2's line delivered again under U2 (the earlier delivery is out of force), and a new
+    # member's claim.
+    write_csv(
+        landing / "medical_claims_2.csv",
+        [claim(claim_id="C2", member_id="U2"), claim(claim_id="C3", member_id="U3")],
+    )
+    _night(con, landing, "n2")
+    assert members() == ["M1", "U2", "U3"]
+
+    # C3 voided: U3's only claim no longer counts.
+    void = claim(claim_id="V3", member_id="U3", claim_frequency_code="8", original_claim_id="C3")
+    write_csv(
+        landing / "medical_claims_3.csv",
+        [void],
+        [*claim(), "claim_frequency_code", "original_claim_id"],
+    )
+    _night(con, landing, "n3")
+    assert members() == ["M1", "U2"]
+
+    con.execute("delete from raw.claim_member_lines")
+    con.execute("delete from raw.claim_count_files")
+    build_models(con, AS_OF, load_rules())
+    assert members() == ["M1", "U2"]

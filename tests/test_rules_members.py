@@ -164,8 +164,11 @@ def scenarios() -> RawBuilder:
     for month in (2, 3, 4, 5, 6):
         b.ed_visit("all_ed_5", D(2026, month, 1), dx=NOT_AVOIDABLE_DX)
 
-    # Claims but no eligibility: measured, then excluded as not enrolled.
+    # Claims but no eligibility: measured, then excluded as not enrolled. Only when a claim
+    # counts: a member whose only claim was voided is no member; a replaced claim still counts.
     b.ed_visit("claims_only", D(2026, 3, 1))
+    b.void(b.ed_visit("voided_claims_only", D(2026, 3, 1)))
+    b.replace(b.ed_visit("replaced_claims_only", D(2026, 3, 1)), paid_amount="10.00")
     return b
 
 
@@ -207,7 +210,9 @@ def test_member_mart_carries_the_shared_measure_names(
 
 
 def test_universe_is_eligibility_plus_claims(measures: dict[str, dict[str, Any]]) -> None:
-    assert len(measures) == len(scenarios().eligibility) + 1  # + claims_only
+    # + claims_only and replaced_claims_only
+    assert len(measures) == len(scenarios().eligibility) + 2
+    assert "voided_claims_only" not in measures
     check(
         measures["claims_only"],
         ed_visits_6m=1,

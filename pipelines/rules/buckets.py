@@ -17,8 +17,9 @@ changes; the single run stays the reference (tests/test_buckets.py compares the 
 
 Who reads what. Before the buckets, `prepare_buckets` (the run's writer, holding its lock)
 writes a small plan file: the raw files' list, the ledger and superseded rows that decide
-which rows are in force, and the chained lines each bucket needs from other buckets, found
-once for all buckets. A bucket then reads only the plan file and its own share of the Parquet
+which rows are in force, the claim lines in force per member (each bucket sees its own
+members'), and the chained lines each bucket needs from other buckets, found once for all
+buckets. A bucket then reads only the plan file and its own share of the Parquet
 files, never the run's warehouse, so it neither waits on nor blocks the run's other steps.
 
 Why DuckDB's hash(). It is deterministic (fixed seed, no per-process salt) and cheap. It is
@@ -40,6 +41,7 @@ from typing import NamedTuple
 
 import duckdb
 
+from pipelines.claim_counts import MEMBER_LINES, update_claim_counts
 from pipelines.config import RuleConfig
 from pipelines.contract import FILE_KINDS
 from pipelines.faults import failpoint
@@ -128,6 +130,11 @@ def prepare_buckets(
         con.execute(
             f"create table {PLAN}.superseded_rows as "
             f"select file_sha256, source_row from {RAW_SCHEMA}.superseded_rows"
+        )
+        # The claim lines per member kept between nights (staging.stg_claim_members), current.
+        update_claim_counts(con)
+        con.execute(
+            f"create table {PLAN}.{MEMBER_LINES} as select * from {RAW_SCHEMA}.{MEMBER_LINES}"
         )
         _write_chained_lines(con, buckets)
         con.execute(
@@ -228,6 +235,10 @@ def attach_bucket_raw(con: duckdb.DuckDBPyConnection, bucket: int, buckets: int)
     # What is in force (snapshots, superseded rows) is decided by the run's ledger.
     for table in ("load_ledger", "superseded_rows"):
         con.execute(f"create or replace view {RAW_SCHEMA}.{table} as select * from {PLAN}.{table}")
+    con.execute(
+        f"create or replace view {RAW_SCHEMA}.{MEMBER_LINES} as select * from "
+        f"{PLAN}.{MEMBER_LINES} where {bucket_of('member_id', buckets)} = {int(bucket)}"
+    )
     for macro in in_force_macros():
         con.execute(macro)
     own = con.execute(
@@ -298,7 +309,7 @@ def build_bucket(
         attach_plan(con, work, buckets, run_token)
         try:
             lines = attach_bucket_raw(con, bucket, buckets)
-            results = build_models(con, as_of, rules, layers=BUCKET_LAYERS)
+            results = build_models(con, as_of, rules, layers=BUCKET_LAYERS, kept_counts=False)
         finally:
             con.execute(f"detach {PLAN}")
         seconds = time.perf_counter() - started

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import duckdb
 
+from pipelines.claim_counts import MEMBER_LINES, update_claim_counts
 from pipelines.config import RuleConfig
 from pipelines.faults import failpoint
 from pipelines.measures import TIERS
@@ -31,6 +32,7 @@ LAYERS = ("staging", "intermediate", "marts")
 # models, and wide row-level models whose consumers read few columns of few rows).
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|view)\s*$", re.MULTILINE)
 _REFERENCE = re.compile(r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+_RAW_REFERENCE = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 # Code lists (ref tables of code_system, code) that models test every claim line against, also
 # set as a variable of the same name: a MAP of code_system -> sorted codes. A model that tests
 # `list_contains(getvariable('ed_codes')['revenue'], revenue_code)` has no join in its filter,
@@ -47,6 +49,7 @@ class Model:
     path: Path
     depends_on: frozenset[str]
     materialized: str = "table"
+    raw_reads: frozenset[str] = frozenset()
 
     @property
     def table(self) -> str:
@@ -101,8 +104,16 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
                 for m in _REFERENCE.finditer(_strip_comments(text))
             }
             found = _MATERIALIZED.search(text)
+            raw_reads = {
+                f"raw.{m.group(1).lower()}" for m in _RAW_REFERENCE.finditer(_strip_comments(text))
+            }
             models[path.stem] = Model(
-                layer, path.stem, path, frozenset(refs), found.group(1) if found else "table"
+                layer,
+                path.stem,
+                path,
+                frozenset(refs),
+                found.group(1) if found else "table",
+                frozenset(raw_reads),
             )
         known = {m.table for m in ordered} | {m.table for m in models.values()}
         for model in models.values():
@@ -210,6 +221,8 @@ def build_models(
     rules: RuleConfig,
     sql_dir: Path = SQL_DIR,
     layers: tuple[str, ...] = LAYERS,
+    *,
+    kept_counts: bool = True,
 ) -> list[ModelResult]:
     """Materialize every model for one as-of date; returns (table, rows, seconds) per model.
 
@@ -217,9 +230,14 @@ def build_models(
     Reads the raw layer (pipelines.warehouse.create_raw_schema) and reloads the reference
     code lists first, so a run always uses the code lists in the repository. `layers` limits
     the build to the first layers (a member bucket builds staging and intermediate only).
+    The claim lines per member kept between nights are brought to tonight's lines in force
+    first when a model reads them (stg_claim_members), unless `kept_counts` is false: a member
+    bucket reads the plan's copy, made current by the run's writer (pipelines/rules/buckets.py).
     """
-    prepare(con, as_of, rules)
     models = [model for model in discover_models(sql_dir) if model.layer in layers]
+    if kept_counts and any(f"raw.{MEMBER_LINES}" in model.raw_reads for model in models):
+        update_claim_counts(con)
+    prepare(con, as_of, rules)
     drop_model_tables(con, models)
     results = []
     for model in models:

@@ -22,6 +22,10 @@ claim_lines as (
     select * from intermediate.int_claim_lines_current
 ),
 
+claim_members as (
+    select * from staging.stg_claim_members
+),
+
 care_management_status as (
     select * from staging.stg_care_management_status
 ),
@@ -30,10 +34,22 @@ periods as (
     select * from intermediate.int_periods
 ),
 
+-- Members with claim lines in force but no eligibility row: usually none, so the claim lines
+-- are read only for the few such members (a member with a counting line has a line in force).
+claims_without_eligibility as (
+    select claim_members.member_id
+    from claim_members
+    anti join eligibility
+        on eligibility.member_id = claim_members.member_id
+),
+
 universe as (
     select member_id from eligibility
     union
-    select member_id from claim_lines
+    select claim_lines.member_id
+    from claim_lines
+    semi join claims_without_eligibility
+        on claims_without_eligibility.member_id = claim_lines.member_id
 ),
 
 spans as (
