@@ -258,12 +258,18 @@ def raw_columns(kind: FileKind) -> list[tuple[str, str]]:
     return cols + [(name, ddl.removesuffix(" NOT NULL")) for name, ddl in LINEAGE_COLUMNS.items()]
 
 
-def raw_relation(kind: FileKind, paths: list[str], landed_where: str = "true") -> str:
+def raw_relation(
+    kind: FileKind, paths: list[str], landed_where: str = "true", *, per_file: bool = False
+) -> str:
     """SQL of the raw rows in `paths` (Parquet files of the layout) with their storage bucket
     `_bucket`, typed as raw.<kind>; a typed empty relation when there are none.
 
     Bucketed files hold raw rows as written; landed files (is_landed) are read through
     `landed_relation`, and only their rows matching `landed_where` (a bucket's share) are kept.
+    `per_file`: each landed file is read on its own, its lineage (content hash and name, from
+    its path) as constants instead of parsed from every row's file name: a third less time for
+    a pass over every column of a night's files (the raw suites: 1.7 s against 2.75 s over the
+    1M-member landing), one branch per file, so for a night's files rather than a whole layer.
     """
     if not paths:
         nulls = ", ".join(f"cast(null as {t}) as {name}" for name, t in raw_columns(kind))
@@ -277,7 +283,12 @@ def raw_relation(kind: FileKind, paths: list[str], landed_where: str = "true") -
             f"select {names}, bucket as _bucket from read_parquet({path_list(bucketed)}, "
             "hive_partitioning = true, hive_types = {'bucket': integer})"
         )
-    if landed:
+    if landed and per_file:
+        parts += [
+            f"select * from {landed_relation(kind, [p], landed_lineage(p))} where {landed_where}"
+            for p in landed
+        ]
+    elif landed:
         parts.append(f"select * from {landed_relation(kind, landed)} where {landed_where}")
     return "(" + " union all ".join(parts) + ")"
 
@@ -308,6 +319,13 @@ def is_landed(path: str) -> bool:
     `<raw_dir>/<kind>/landed/<file_sha256>/<landed name>`."""
     parts = path.replace("\\", "/").rsplit("/", 3)
     return len(parts) == 4 and parts[1] == LANDED_DIR
+
+
+def landed_lineage(path: str) -> tuple[str, str]:
+    """(content hash, landed name) of a landed file, from its path (is_landed's layout): what
+    landed_relation parses from each row's file name."""
+    parts = path.replace("\\", "/").rsplit("/", 2)
+    return parts[1], parts[2]
 
 
 def landed_relation(

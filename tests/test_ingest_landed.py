@@ -22,7 +22,7 @@ from pipelines.ingest.raw_layer import (
     key_index_path,
 )
 from pipelines.ingest.validate import literal
-from pipelines.warehouse import connect, raw_columns
+from pipelines.warehouse import connect, is_landed, raw_columns, raw_relation
 from tests.ingest_helpers import claim, raw_files_on_disk, write_contract_parquet
 
 
@@ -95,6 +95,39 @@ def test_a_kept_file_reads_as_the_rows_the_load_would_write(tmp_path):
         "select enrollment_end_date from raw.eligibility where member_id = 'M2'"
     ).fetchone() == (None,)
     assert reconcile(kept) == []
+
+
+def test_a_kept_file_read_on_its_own_has_the_lineage_of_its_path(tmp_path):
+    """raw_relation's per_file reads (a night's files, the raw suites) give the rows, lineage
+    and bucket share of the one read over every file, a written-by-bucket file among them."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(30))
+    write_contract_parquet(landing / "medical_claims_2.parquet", MEDICAL_CLAIMS, _claims(9, "D"))
+    needs_checks = _claims(5, "E")
+    needs_checks[0]["revenue_code"] = "450"  # padded by the full checks: written by bucket
+    write_contract_parquet(landing / "medical_claims_3.parquet", MEDICAL_CLAIMS, needs_checks)
+    con = _ingest(tmp_path / "w.duckdb", landing)
+    paths = [p for (p,) in con.execute("select path from raw.raw_files order by path").fetchall()]
+    assert sum(is_landed(p) for p in paths) == 2 and len(paths) > 2
+
+    def rows(relation: str) -> list[tuple]:
+        return con.execute(f"select * from {relation} order by all").fetchall()
+
+    every = rows(raw_relation(MEDICAL_CLAIMS, paths))
+    assert len(every) == 44
+    per_file = raw_relation(MEDICAL_CLAIMS, paths, per_file=True)
+    assert rows(per_file) == every
+    assert (
+        con.execute(
+            f"select distinct _file_sha256, _source_file from {per_file} order by 2"
+        ).fetchall()
+        == con.execute("select file_sha256, source_file from raw.load_ledger order by 2").fetchall()
+    )
+    share = "_bucket % 4 = 1"
+    assert rows(raw_relation(MEDICAL_CLAIMS, paths, share, per_file=True)) == rows(
+        raw_relation(MEDICAL_CLAIMS, paths, share)
+    )
 
 
 def test_corrections_and_duplicates_against_kept_files(tmp_path):

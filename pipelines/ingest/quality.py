@@ -98,8 +98,9 @@ def files_in(shas: list[str], column: str = "_file_sha256") -> str:
 
 def rows_of_files(con: duckdb.DuckDBPyConnection, kind: FileKind, shas: list[str]) -> str:
     """The raw rows of these landed files: their own Parquet files (raw.raw_files), so a
-    night opens only its new files, not every file the view over the raw layer pins; or
-    raw.<kind> itself in a warehouse whose raw layer is still a table."""
+    night opens only its new files, not every file the view over the raw layer pins, each
+    with its lineage as constants (raw_relation's per_file); or raw.<kind> itself in a
+    warehouse whose raw layer is still a table."""
     if raw_kind_is_table(con, kind.name):
         return f"{RAW_SCHEMA}.{kind.name}"
     paths = con.execute(
@@ -107,7 +108,7 @@ def rows_of_files(con: duckdb.DuckDBPyConnection, kind: FileKind, shas: list[str
         f"{files_in(shas, 'file_sha256')} order by path",
         [kind.name],
     ).fetchall()
-    return raw_relation(kind, [p for (p,) in paths])
+    return raw_relation(kind, [p for (p,) in paths], per_file=True)
 
 
 def quality_in_force(
