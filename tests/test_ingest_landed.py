@@ -276,6 +276,15 @@ def test_reconcile_names_a_missing_or_short_key_index(tmp_path):
     assert reconcile(con) == [f"medical_claims_1.parquet: key index {index} is missing"]
 
 
+def _columns(con, path: str) -> list[str]:
+    return [
+        name
+        for (name,) in con.execute(
+            "select name from parquet_schema(?) where num_children is null", [path]
+        ).fetchall()
+    ]
+
+
 def test_older_layouts_are_upgraded_and_version_1_refused(tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -283,16 +292,22 @@ def test_older_layouts_are_upgraded_and_version_1_refused(tmp_path):
     con = _ingest(tmp_path / "w.duckdb", landing)
     layout = tmp_path / "raw" / LAYOUT_FILE
     recorded = json.loads(layout.read_text())
-    assert recorded["version"] == 4
+    assert recorded["version"] == 5
     layout.write_text(json.dumps({**recorded, "version": 2}))
     ingest_landing(con, landing, IngestSettings(run_quality=False))
-    assert json.loads(layout.read_text())["version"] == 4
+    assert json.loads(layout.read_text())["version"] == 5
 
-    # A version-3 key index has no key hash: the upgrade adds it, and a correction delivered
-    # after the upgrade is matched through it.
-    (landed,) = con.execute("select path from raw.raw_files").fetchone()
+    # A version-3 key index has no key hash and, as up to version 4, the landed file's hash
+    # and name on every row: the upgrade adds the hash and drops the lineage, and a correction
+    # delivered after the upgrade is matched through it, named by its landed file.
+    (landed, sha) = con.execute("select path, file_sha256 from raw.raw_files").fetchone()
     index = key_index_path(landed)
-    v3 = f"select * exclude (_key_hash) from read_parquet({literal(index)})"
+    assert "_file_sha256" not in _columns(con, index)
+    v3 = (
+        f"select claim_id, claim_line_number, {literal(sha)} as _file_sha256, "
+        "'medical_claims_1.parquet' as _source_file, _source_row, _row_hash, _clean "
+        f"from read_parquet({literal(index)})"
+    )
     con.execute(f"copy ({v3}) to {literal(index + '.v3')} (format parquet)")
     Path(index + ".v3").replace(index)
     layout.write_text(json.dumps({**recorded, "version": 3}))
@@ -300,7 +315,15 @@ def test_older_layouts_are_upgraded_and_version_1_refused(tmp_path):
     corrected[0]["paid_amount"] = "1.00"
     write_contract_parquet(landing / "medical_claims_2.parquet", MEDICAL_CLAIMS, corrected)
     ingest_landing(con, landing, IngestSettings(run_quality=False))
-    assert json.loads(layout.read_text())["version"] == 4
+    assert json.loads(layout.read_text())["version"] == 5
+    assert _columns(con, index) == [
+        "claim_id",
+        "claim_line_number",
+        "_source_row",
+        "_row_hash",
+        "_clean",
+        "_key_hash",
+    ]
     assert con.execute(
         f"select count(*), count(_key_hash), count(*) filter (where _key_hash = "
         f"hash(claim_id, claim_line_number)) from read_parquet({literal(index)})"

@@ -376,10 +376,16 @@ def _overlaps(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(
         con.execute(
             f"""
-            select l._file_sha256, count(*)
-            from read_parquet(?, union_by_name = true) l
+            select l.file_sha256, count(*)
+            from (
+                -- The landed file's hash begins the name of its bucketed files and its key
+                -- index (which has no lineage column): <sha>_<i>.parquet, <sha>.parquet.
+                select split_part(parse_filename(filename, true), '_', 1) as file_sha256,
+                    _source_row
+                from read_parquet(?, union_by_name = true, filename = true)
+            ) l
             semi join {RAW_SCHEMA}.quarantine q
-                on q.file_sha256 = l._file_sha256 and q.source_row = l._source_row
+                on q.file_sha256 = l.file_sha256 and q.source_row = l._source_row
             group by 1
             """,
             [paths],

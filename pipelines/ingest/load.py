@@ -565,7 +565,7 @@ def _kept_as_delivered(
     """Step 1 of the module docstring: the landing file kept as delivered, when every row is
     clean and no key repeats with other content; None (nothing kept) otherwise."""
     kind = lf.kind
-    index, unclean = raw_layer.write_key_index(con, kind, source, sha, lf.name, clean, raw_dir)
+    index, unclean = raw_layer.write_key_index(con, kind, source, sha, clean, raw_dir)
     written.append(index)
     n_dup = 0
     if not unclean:
