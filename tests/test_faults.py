@@ -30,7 +30,11 @@ COMPARED_FILES = ("candidates.parquet", "candidates.csv", "evidence.parquet", "e
 
 
 def _cli(deployment: Deployment, *, failpoint: str | None = None, log_level: str = "INFO"):
-    env = {k: v for k, v in os.environ.items() if k not in (ENV, "DAGSTER_HOME")}
+    # Buffered output, as a scheduler's pipe gets it (PYTHONUNBUFFERED would hide a lost
+    # buffer).
+    env = {
+        k: v for k, v in os.environ.items() if k not in (ENV, "DAGSTER_HOME", "PYTHONUNBUFFERED")
+    }
     if failpoint:
         env[ENV] = failpoint
     command = [
@@ -152,6 +156,9 @@ def test_run_logs_carry_no_member_ids(tmp_path):
     process = _cli(deployment, log_level="DEBUG")
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err[-2000:]
+    # `python -m pipelines` leaves without the interpreter's teardown: its last line, printed
+    # just before, still reaches the caller.
+    assert out.rstrip().endswith(f"publications: {deployment.out}"), out[-500:]
     ids = set(pl.read_parquet(SAMPLE_DIR / "eligibility.parquet")["member_id"])
     logged = set(re.findall(r"[A-Za-z0-9]+", out + err))
     assert len(out + err) > 10_000, "the DEBUG log is not empty"
