@@ -390,3 +390,79 @@ def test_earlier_files_outside_the_key_range_are_not_read_and_corrections_still_
         "select source_file, source_row, by_source_file, reason from raw.superseded_rows"
     ).fetchall() == [("medical_claims_2.parquet", 5, "medical_claims_3.parquet", "correction")]
     assert reconcile(con) == []
+
+
+def test_a_control_character_in_a_contract_parquet_file_takes_the_full_checks(tmp_path):
+    """control_free_columns reads the identifiers' bytes through Arrow: a control character
+    anywhere (claim_id in one file, DEL in member_id in another) sends its row to the full
+    checks and the file to the bucketed write; multibyte text and nulls do not."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    first = _claims(6)
+    first[2]["claim_id"] = "C2\x01"
+    first[4]["member_id"] = "Mé"  # UTF-8 bytes above 0x7f: not control characters
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, first)
+    second = _claims(4, "D")
+    second[3]["member_id"] = "M\x7f3"
+    write_contract_parquet(landing / "medical_claims_2.parquet", MEDICAL_CLAIMS, second)
+    clean = _claims(3, "E")
+    clean[1]["member_id"] = "Mü"
+    write_contract_parquet(landing / "medical_claims_3.parquet", MEDICAL_CLAIMS, clean)
+    con = _ingest(tmp_path / "w.duckdb", landing)
+
+    assert con.execute(
+        "select source_file, source_row, column_name, reason from raw.quarantine order by all"
+    ).fetchall() == [
+        ("medical_claims_1.parquet", 3, "claim_id", "control_character"),
+        ("medical_claims_2.parquet", 4, "member_id", "control_character"),
+    ]
+    kept = {name for name, bucket, _, _ in _listed(con) if bucket is None}
+    assert kept == {"medical_claims_3.parquet"}
+    assert con.execute(
+        "select member_id from raw.medical_claims where claim_id in ('C4', 'E1') order by 1"
+    ).fetchall() == [("Mé",), ("Mü",)]
+    assert reconcile(con) == []
+
+
+def test_holds_control_character_on_arrow_slices_and_types():
+    """The byte test reads only the slice's own values and casts what is not text."""
+    import pyarrow as pa
+
+    from pipelines.ingest.fastpath import _holds_control_character
+
+    values = ["a", "b\x1f", None, "é", "d\x7f"]
+    for array in (pa.array(values, pa.string()), pa.array(values, pa.large_string())):
+        assert _holds_control_character(array)
+        assert not _holds_control_character(array.slice(2, 2))  # None, "é"
+        assert _holds_control_character(array.slice(4))
+        assert not _holds_control_character(array.slice(0, 1))
+    assert not _holds_control_character(pa.array([1, None, 3]))
+    assert not _holds_control_character(pa.array([], pa.string()))
+
+
+def test_a_kept_file_that_grows_before_the_commit_is_rejected_and_nothing_kept(tmp_path):
+    """A kept file's copy is hashed, so the last check before the commit is by size and
+    mtime only: a writer still appending is still caught, and nothing of the file stays."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    path = write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(5))
+
+    def still_writing(loaded: Path) -> None:
+        with open(loaded, "ab") as f:
+            f.write(b"more")
+
+    con = connect(tmp_path / "w.duckdb")
+    settings = IngestSettings(run_quality=False)
+    report = ingest_landing(con, landing, settings, before_commit=still_writing)
+    assert report.files[0].status == "rejected"
+    assert "changed while it was loaded" in report.files[0].error
+    assert "size went from" in report.files[0].error
+    assert raw_files_on_disk(tmp_path / "raw") == []
+    assert not list((tmp_path / "raw").glob("*/keys/*"))
+    assert reconcile(con) == []
+
+    write_contract_parquet(path, MEDICAL_CLAIMS, _claims(5))  # the writer finishes
+    again = ingest_landing(con, landing, settings)
+    assert [(f.status, f.rows_loaded) for f in again.files] == [("loaded", 5)]
+    assert [bucket for _, bucket, _, _ in _listed(con)] == [None]
+    assert reconcile(con) == []

@@ -16,6 +16,9 @@ no reason and the values of `fast_values` (tests/test_ingest_fastpath.py checks 
 from __future__ import annotations
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.contract import Column, FileKind
 from pipelines.ingest.validate import (
@@ -100,21 +103,48 @@ def control_free_columns(
 ) -> frozenset[str]:
     """The identifier columns of which no value of `source` holds a control character.
 
-    Tested once per distinct value instead of once per row: a claims file repeats each
-    member_id about 40 times (4M lines: 0.05 s instead of 0.19 s). For such a column
-    clean_sql leaves the per-row test out; any other keeps it, so the rows holding one take
-    the full checks as before."""
-    free = []
-    for col in kind.columns:
-        src = columns.get(col.name)
-        if col.identifier and src is not None:
-            found = con.execute(
-                f"select bool_or(regexp_matches(v, {literal(CONTROL_CHARACTERS)})) "
-                f"from (select distinct {_as_text(src)} as v from {source})"
-            ).fetchone()[0]
-            if not found:
-                free.append(col.name)
-    return frozenset(free)
+    Tested on the bytes of the values as Arrow hands them over, not per value in SQL: in
+    UTF-8 a byte below 0x20 or 0x7f is only ever that ASCII character, so the test is exactly
+    the regex CONTROL_CHARACTERS. A 4M-line claims file's three identifiers: 0.22-0.25 s,
+    against 0.39-0.47 s for a regex over each column's distinct values. For such a column
+    clean_sql leaves the per-row test out; any other keeps it, so the rows holding one take the
+    full checks as before."""
+    names = [c.name for c in kind.columns if c.identifier and c.name in columns]
+    if not names:
+        return frozenset()
+    select = ", ".join(f"{_as_text(columns[n])} as {ident(n)}" for n in names)
+    found: set[str] = set()
+    reader = con.sql(f"select {select} from {source}").to_arrow_reader(_ARROW_BATCH_ROWS)
+    for batch in reader:
+        for name, array in zip(names, batch.columns, strict=True):
+            if name not in found and _holds_control_character(array):
+                found.add(name)
+    return frozenset(n for n in names if n not in found)
+
+
+_ARROW_BATCH_ROWS = 1_000_000
+
+
+def _holds_control_character(array: pa.Array) -> bool:
+    """Whether a value of a text array holds a control character (null values hold none)."""
+    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+    if len(array) == 0:
+        return False
+    wide = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    _, offsets_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(
+        offsets_buf, dtype=wide, count=len(array) + 1, offset=array.offset * wide().itemsize
+    )
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    values = data[offsets[0] : offsets[-1]]
+    # min and == are one fast pass each; a 256-entry lookup table was 15 times slower.
+    if not values.size or (values.min() >= 32 and not (values == 127).any()):
+        return False
+    # Arrow leaves the bytes behind a null undefined: a hit is confirmed value by value.
+    return bool(pc.any(pc.match_substring_regex(array, CONTROL_CHARACTERS)).as_py())
 
 
 def clean_sql(

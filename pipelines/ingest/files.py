@@ -148,10 +148,11 @@ def snapshot(path: Path) -> Snapshot:
     return Snapshot(size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha256_of(path))
 
 
-def change_since(path: Path, seen: Snapshot) -> str | None:
+def change_since(path: Path, seen: Snapshot, hash_content: bool = True) -> str | None:
     """How the file differs from `seen` (None: same size, mtime and content hash).
 
-    The hash is compared too, because a rewrite within one mtime tick keeps size and mtime.
+    The hash is compared too, because a rewrite within one mtime tick keeps size and mtime;
+    `hash_content=False` leaves it to a caller that has hashed what it kept since its last read.
     """
     try:
         st = path.stat()
@@ -161,7 +162,7 @@ def change_since(path: Path, seen: Snapshot) -> str | None:
         return f"its size went from {seen.size} to {st.st_size} bytes"
     if st.st_mtime_ns != seen.mtime_ns:
         return "its modification time changed"
-    if sha256_of(path) != seen.sha256:
+    if hash_content and sha256_of(path) != seen.sha256:
         return "its content hash changed"
     return None
 

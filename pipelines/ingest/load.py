@@ -256,7 +256,7 @@ def load_file(
         try:
             with transaction(con):
                 with _insertion_order_free(con):
-                    counts = _load_staged(
+                    counts, kept = _load_staged(
                         con,
                         lf,
                         sha,
@@ -270,7 +270,8 @@ def load_file(
                 if before_commit is not None:
                     before_commit(lf.path)
                 failpoint("ingest.file_loaded")
-                _raise_if_changed(lf, seen)
+                # A kept file's copy was hashed after the last read of it: no third read.
+                _raise_if_changed(lf, seen, hash_content=not kept)
         except BaseException:
             raw_layer.remove_files(written)  # the files of a load that did not commit
             raise
@@ -303,8 +304,8 @@ def load_file(
     return FileResult(**base, status="loaded", seconds=_since(started), **counts)
 
 
-def _raise_if_changed(lf: LandingFile, seen: Snapshot) -> None:
-    change = change_since(lf.path, seen)
+def _raise_if_changed(lf: LandingFile, seen: Snapshot, hash_content: bool = True) -> None:
+    change = change_since(lf.path, seen, hash_content)
     if change is not None:
         raise FileRejected(
             ledger.CHANGED_DURING_LOAD,
@@ -415,8 +416,9 @@ def _load_staged(
     raw_dir: Path,
     written: list[str],
     keep_landed: bool = True,
-) -> dict[str, int]:
-    """Load the staged rows; returns the file's counts (FileResult's rows_* fields). The
+) -> tuple[dict[str, int], bool]:
+    """Load the staged rows; returns the file's counts (FileResult's rows_* fields) and
+    whether the landing file was kept as delivered (its copy then hashed to `sha`). The
     paths of the raw files it writes are appended to `written` as they are written."""
     kind = lf.kind
     clean = "false"
@@ -426,6 +428,7 @@ def _load_staged(
     files = None
     if keep_landed and fast_path and raw_layer.can_keep_landed(kind, source):
         files = _kept_as_delivered(con, lf, sha, source, clean, raw_dir, written)
+    kept = files is not None
     if files is not None:
         n_bad = n_dup = 0
         inserted = source.rows
@@ -472,7 +475,7 @@ def _load_staged(
         rows_duplicate=duplicates,
         matched=not matching.deferred(kind),
     )
-    return {
+    counts = {
         "rows_read": source.rows,
         "rows_loaded": loaded,
         "rows_quarantined": quarantined,
@@ -480,6 +483,7 @@ def _load_staged(
         "rows_superseded": corrected,
         "rows_duplicate": duplicates,
     }
+    return counts, kept
 
 
 def _written_by_bucket(
