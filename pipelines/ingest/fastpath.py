@@ -35,6 +35,9 @@ from pipelines.ingest.validate import (
     rule_sql,
 )
 
+# Rows per Arrow batch when control_free_columns reads identifiers (DuckDB may hand over fewer).
+_ARROW_BATCH_ROWS = 1_000_000
+
 
 def _as_text(src: SourceColumn) -> str:
     return src.ident if src.type.upper() == "VARCHAR" else f"cast({src.ident} as varchar)"
@@ -120,9 +123,6 @@ def control_free_columns(
             if name not in found and _holds_control_character(array):
                 found.add(name)
     return frozenset(n for n in names if n not in found)
-
-
-_ARROW_BATCH_ROWS = 1_000_000
 
 
 def _holds_control_character(array: pa.Array) -> bool:
