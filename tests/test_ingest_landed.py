@@ -11,10 +11,12 @@ import json
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pipelines.contract import ELIGIBILITY, MEDICAL_CLAIMS, FileKind
 from pipelines.ingest import IngestSettings, ingest_landing, reconcile
+from pipelines.ingest.fastpath import _holds_control_character
 from pipelines.ingest.raw_layer import (
     LAYOUT_FILE,
     RawLayoutError,
@@ -426,10 +428,6 @@ def test_a_control_character_in_a_contract_parquet_file_takes_the_full_checks(tm
 
 def test_holds_control_character_on_arrow_slices_and_types():
     """The byte test reads only the slice's own values and casts what is not text."""
-    import pyarrow as pa
-
-    from pipelines.ingest.fastpath import _holds_control_character
-
     values = ["a", "b\x1f", None, "é", "d\x7f"]
     for array in (pa.array(values, pa.string()), pa.array(values, pa.large_string())):
         assert _holds_control_character(array)

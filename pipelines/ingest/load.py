@@ -475,15 +475,14 @@ def _load_staged(
         rows_duplicate=duplicates,
         matched=not matching.deferred(kind),
     )
-    counts = {
+    return {
         "rows_read": source.rows,
         "rows_loaded": loaded,
         "rows_quarantined": quarantined,
         "rows_warned": warned,
         "rows_superseded": corrected,
         "rows_duplicate": duplicates,
-    }
-    return counts, kept
+    }, kept
 
 
 def _written_by_bucket(
