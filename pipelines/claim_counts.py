@@ -114,11 +114,9 @@ def rows_in_force_count(con: duckdb.DuckDBPyConnection, kind: str) -> int:
     ).fetchone()[0]
 
 
-def update_claim_counts(con: duckdb.DuckDBPyConnection) -> None:
-    """Bring the kept counts to the claim lines in force tonight (module docstring)."""
-    for ddl in KEPT_DDL:
-        con.execute(ddl)
-    in_force = [
+def claims_files_in_force(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The content hashes of the claims files loaded and in force, sorted."""
+    return [
         sha
         for (sha,) in con.execute(
             f"select file_sha256 from {RAW_SCHEMA}.load_ledger "
@@ -128,6 +126,13 @@ def update_claim_counts(con: duckdb.DuckDBPyConnection) -> None:
             {"kind": CLAIMS.name},
         ).fetchall()
     ]
+
+
+def update_claim_counts(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring the kept counts to the claim lines in force tonight (module docstring)."""
+    for ddl in KEPT_DDL:
+        con.execute(ddl)
+    in_force = claims_files_in_force(con)
     covered = {
         sha
         for (sha,) in con.execute(

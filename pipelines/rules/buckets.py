@@ -46,6 +46,7 @@ from pipelines.config import RuleConfig
 from pipelines.contract import FILE_KINDS
 from pipelines.faults import failpoint
 from pipelines.ingest.validate import literal
+from pipelines.rules import increment
 from pipelines.rules.models import (
     ModelResult,
     build_models,
@@ -349,6 +350,7 @@ def merge_buckets(
     bucket read. The bucket files and the plan are removed after success.
     """
     prepare(con, as_of, rules)
+    increment.forget(con)  # every table is rebuilt here, without a record for the next night
     aliases = [f"bucket_{b:02d}" for b in range(buckets)]
     files = [bucket_file(work, b) for b in range(buckets)]
     for bucket, (alias, path) in enumerate(zip(aliases, files, strict=True)):

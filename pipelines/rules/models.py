@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from graphlib import TopologicalSorter
@@ -23,6 +24,8 @@ from pipelines.faults import failpoint
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.reference import load_reference_tables
+from pipelines.rules import increment
+from pipelines.rules.increment import CLAIM_LINES_IN_FORCE
 from pipelines.warehouse import set_variables
 
 # Layers run in this order; a model may read its own layer or an earlier one.
@@ -31,6 +34,10 @@ LAYERS = ("staging", "intermediate", "marts")
 # A model is a table unless its header says `-- materialized: view` (staging's rename-only
 # models, and wide row-level models whose consumers read few columns of few rows).
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|view)\s*$", re.MULTILINE)
+# A model is brought forward night to night, rebuilt only for the claims tonight's claims files
+# touch, when its header says `-- incremental: claim`: each of its rows depends only on the
+# lines in force of the claims of one version family (pipelines/rules/increment.py).
+_INCREMENTAL = re.compile(r"^--\s*incremental:\s*claim\s*$", re.MULTILINE)
 _REFERENCE = re.compile(r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 _RAW_REFERENCE = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 # Code lists (ref tables of code_system, code) that models test every claim line against, also
@@ -50,6 +57,7 @@ class Model:
     depends_on: frozenset[str]
     materialized: str = "table"
     raw_reads: frozenset[str] = frozenset()
+    incremental: bool = False
 
     @property
     def table(self) -> str:
@@ -57,18 +65,29 @@ class Model:
 
     def rule_comment(self) -> list[str]:
         """The rule in words: the comment block at the top of the file, without the file's
-        name line and the `materialized:` directive."""
+        name line and the `materialized:` and `incremental:` directives."""
         lines = []
         for line in self.path.read_text().splitlines():
             if not line.startswith("--"):
                 break
             text = line[2:].strip()
-            if text != self.name and not _MATERIALIZED.match(line):
+            if text != self.name and not _MATERIALIZED.match(line) and not _INCREMENTAL.match(line):
                 lines.append(text)
         return lines
 
     def sql(self) -> str:
         return self.path.read_text().strip().rstrip(";")
+
+    def sql_over(self, relations: Mapping[str, str]) -> str:
+        """The model's SQL reading other relations: `relations` maps a model's table or
+        CLAIM_LINES_IN_FORCE to the relation read in its place."""
+        sql = self.sql()
+        if CLAIM_LINES_IN_FORCE in relations:
+            sql = increment.substitute_lines(sql, relations[CLAIM_LINES_IN_FORCE])
+        return _REFERENCE.sub(
+            lambda m: relations.get(f"{m.group(1).lower()}.{m.group(2).lower()}", m.group(0)),
+            sql,
+        )
 
 
 class ModelResult(NamedTuple):
@@ -114,6 +133,7 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
                 frozenset(refs),
                 found.group(1) if found else "table",
                 frozenset(raw_reads),
+                bool(_INCREMENTAL.search(text)),
             )
         known = {m.table for m in ordered} | {m.table for m in models.values()}
         for model in models.values():
@@ -123,6 +143,7 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
                     raise ValueError(f"{model.table} reads {ref}, a later layer")
                 if ref not in known:
                     raise ValueError(f"{model.table} reads {ref}, which no model builds")
+        _check_incremental(ordered, models)
         graph = TopologicalSorter(
             {
                 name: {r.split(".", 1)[1] for r in m.depends_on if r.startswith(f"{layer}.")}
@@ -137,6 +158,25 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
                 ordered.append(models[name])
                 graph.done(name)
     return ordered
+
+
+def _check_incremental(earlier: list[Model], models: dict[str, Model]) -> None:
+    """An incremental model reads only incremental models and the claim lines in force (and
+    code lists): what the night rebuilds for a few claims must depend on nothing else."""
+    incremental = {m.table for m in earlier if m.incremental} | {
+        m.table for m in models.values() if m.incremental
+    }
+    for model in models.values():
+        if not model.incremental:
+            continue
+        text = _strip_comments(model.path.read_text())
+        other_reads = model.depends_on - incremental
+        raw_reads = set(re.findall(r"\braw\.[a-z_0-9]+(?:\([^)]*\))?", text, re.IGNORECASE))
+        if other_reads or raw_reads - {CLAIM_LINES_IN_FORCE}:
+            raise ValueError(
+                f"{model.table} is incremental but reads "
+                f"{', '.join(sorted(other_reads | (raw_reads - {CLAIM_LINES_IN_FORCE})))}"
+            )
 
 
 def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
@@ -231,18 +271,34 @@ def build_models(
     code lists first, so a run always uses the code lists in the repository. `layers` limits
     the build to the first layers (a member bucket builds staging and intermediate only).
     The claim lines per member kept between nights are brought to tonight's lines in force
-    first when a model reads them (stg_claim_members), unless `kept_counts` is false: a member
-    bucket reads the plan's copy, made current by the run's writer (pipelines/rules/buckets.py).
+    first when a model reads them (stg_claim_members), and the incremental models' tables are
+    brought forward by tonight's claims files or rebuilt (pipelines/rules/increment.py), unless
+    `kept_counts` is false: a member bucket reads the plan's copy of the counts, made current
+    by the run's writer, and builds every table (pipelines/rules/buckets.py).
     """
     models = [model for model in discover_models(sql_dir) if model.layer in layers]
     if kept_counts and any(f"raw.{MEMBER_LINES}" in model.raw_reads for model in models):
         update_claim_counts(con)
     prepare(con, as_of, rules)
-    drop_model_tables(con, models)
+    night = increment.plan(con, models) if kept_counts else None
+    if night is not None and night.full:
+        increment.forget(con)
+    brought = increment.apply(con, models, night) if night and not night.full else {}
+    drop_model_tables(con, [m for m in models if m.table not in brought])
+    last_incremental = max(
+        (i for i, m in enumerate(models) if m.incremental and m.materialized == "table"),
+        default=None,
+    )
     results = []
-    for model in models:
+    for index, model in enumerate(models):
         started = time.perf_counter()
-        rows = materialize(con, model)
-        results.append(ModelResult(model.table, rows, time.perf_counter() - started))
+        if model.table in brought and model.materialized == "table":
+            rows = con.execute(f"select count(*) from {model.table}").fetchall()[0][0]
+        else:
+            rows = materialize(con, model)
+        seconds = time.perf_counter() - started + brought.get(model.table, 0.0)
+        results.append(ModelResult(model.table, rows, seconds))
         failpoint(f"rules.after.{model.name}")
+        if night is not None and night.full and index == last_incremental:
+            increment.record(con, night)
     return results

@@ -1,3 +1,4 @@
+-- incremental: claim
 -- materialized: view
 -- int_claim_lines_current
 -- The claim lines that count (method 1): every line except those of a claim that a later

@@ -1,13 +1,16 @@
+-- incremental: claim
 -- int_claim_versions
 -- The claims that belong to a version chain, with their family and whether they count
 -- (method 1). A claim outside every chain (no replacement, no void, replacing nothing) is its
 -- own family and counts as is: it is not listed here, which keeps this model as small as the
 -- number of corrections rather than the number of claims.
 -- * A claim with frequency 7 (replacement) or 8 (void) names in original_claim_id the claim it
---   replaces or voids; chains are followed to the root (a root that was never loaded is still
---   the family's root). Chains longer than 64 links stop at 64. Replacement cycles (A
---   replaces B and B replaces A) are one family rooted at the cycle's smallest claim_id
---   (with any claim the cycle replaces), so only its latest version counts.
+--   replaces or voids (int_claim_links); chains are followed to the root (a root that was
+--   never loaded is still the family's root). Chains longer than 64 links stop at 64.
+--   Replacement cycles (A replaces B and B replaces A) are one family rooted at the cycle's
+--   smallest claim_id (with any claim the cycle replaces), so only its latest version counts.
+--   A claim whose lines name different claims joins the family of the deepest chain, and of
+--   the smallest root between chains as deep.
 -- * The family's latest version has the latest paid_date (missing paid dates sort first);
 --   ties: void over replacement over original, then the larger claim_id.
 -- * A family whose latest version is a void is removed; otherwise only the latest version's
@@ -15,23 +18,12 @@
 -- * Claim-level fields come from the claim's first line that carries them.
 with
 
--- Not materialized: its two readers (links, chain_claims) each scan only the columns and rows
--- they need instead of a copy of every line.
-claim_lines as not materialized (
+claim_lines as (
     select * from staging.stg_medical_claims
 ),
 
 links as (
-    select distinct
-        claim_id,
-        original_claim_id as parent_claim_id
-    from claim_lines
-    where original_claim_id is not null
-        and original_claim_id <> claim_id
-        -- Implied (only a replacement or a void carries original_claim_id); a test of one
-        -- column, which DuckDB applies in the Parquet scan, so the ids are read for those
-        -- lines only.
-        and version_rank > 0
+    select * from intermediate.int_claim_links
 ),
 
 chain_claim_ids as (
@@ -84,7 +76,9 @@ ancestry as (
         walk.claim_id,
         coalesce(
             min(walk.ancestor_id) filter (where cyclic.claim_id is not null),
-            arg_max(walk.ancestor_id, walk.depth)
+            -- The deepest ancestor; between ancestors as deep (a claim whose lines name two
+            -- claims), the smallest claim_id, so every run picks the same.
+            arg_min(walk.ancestor_id, (-walk.depth, walk.ancestor_id))
         ) as family_root_id
     from walk
     left join cyclic

@@ -1,3 +1,4 @@
+-- incremental: claim
 -- int_ed_lines
 -- Claim lines that make an ED visit (method 3; HEDIS ED value sets and the Tuva Project's
 -- encounter grouper), from current claims only:

@@ -1,3 +1,4 @@
+-- incremental: claim
 -- int_stay_claims
 -- One row per current institutional claim that is a stay claim (method 3): bill type 11x is a
 -- hospital claim, 21x a SNF claim (stg_medical_claims.stay_setting).

@@ -1,3 +1,4 @@
+-- incremental: claim
 -- stg_claim_diagnoses
 -- One row per claim with a line in force that has no principal diagnosis (raw.rows_in_force,
 -- as stg_medical_claims): the claim's principal diagnosis, the one of its lowest-numbered

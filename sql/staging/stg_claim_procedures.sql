@@ -1,3 +1,4 @@
+-- incremental: claim
 -- materialized: view
 -- stg_claim_procedures
 -- One row per procedure on an institutional claim line in force (raw.rows_in_force, as

@@ -1,3 +1,4 @@
+-- incremental: claim
 -- materialized: view
 -- stg_medical_claims
 -- One row per claim line in force (raw.rows_in_force: a line re-delivered under the same
