@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 
 from pipelines.faults import ENV
 from pipelines.ingest import reconcile
+from pipelines.ingest.validate import literal
 from pipelines.paths import ROOT, SAMPLE_DIR
 from tests.conftest import SAMPLE_AS_OF, Deployment
 
@@ -163,3 +165,58 @@ def test_run_logs_carry_no_member_ids(tmp_path):
     logged = set(re.findall(r"[A-Za-z0-9]+", out + err))
     assert len(out + err) > 10_000, "the DEBUG log is not empty"
     assert not ids & logged
+
+
+def _landing_with_a_night(root: Path) -> Path:
+    """The sample landing and one more night's claims: corrected lines, replacements and voids
+    of earlier claims, and new claims (chosen by a hash of their key: deterministic)."""
+    landing = root / "landing"
+    shutil.copytree(SAMPLE_DIR, landing)
+    claims = literal(str(SAMPLE_DIR / "medical_claims_part0001.parquet"))
+    with duckdb.connect() as con:
+        con.execute(
+            f"""copy (
+            select * replace (paid_amount + 1 as paid_amount) from read_parquet({claims})
+            where hash(claim_id, claim_line_number) % 50 = 0
+            union all
+            select * replace (claim_id || '-R' as claim_id, '7' as claim_frequency_code,
+                claim_id as original_claim_id, paid_date + 30 as paid_date)
+            from read_parquet({claims}) where claim_frequency_code = '1' and hash(claim_id) % 97 = 0
+            union all
+            select * replace (claim_id || '-V' as claim_id, '8' as claim_frequency_code,
+                claim_id as original_claim_id, paid_date + 40 as paid_date)
+            from read_parquet({claims}) where hash(claim_id) % 89 = 1
+            union all
+            select * replace (claim_id || '-N' as claim_id,
+                service_from_date + 1 as service_from_date, service_to_date + 1 as service_to_date)
+            from read_parquet({claims}) where claim_frequency_code = '1' and hash(claim_id) % 61 = 2
+            ) to {literal(str(landing / "medical_claims_night2.parquet"))} (format parquet)"""
+        )
+    return landing
+
+
+def test_kill_while_claim_models_are_brought_forward_then_rerun(sample_run: Deployment, tmp_path):
+    """A second night's claims bring the claim-level models forward (pipelines/rules/
+    increment.py). Killed inside that step, the rerun publishes what an uninterrupted night
+    does, and so does a night that rebuilds those models from every line instead."""
+    landing = _landing_with_a_night(tmp_path)
+    reference = Deployment(sample_run.copy_to(tmp_path / "reference").root, landing)
+    process = _cli(reference)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-2000:]
+    brought = r"intermediate\.int_ed_lines: [\d,]+ rows \(brought forward: [\d,]+ claims"
+    assert re.search(brought, err), err[-2000:]
+
+    killed = Deployment(sample_run.copy_to(tmp_path / "killed").root, landing)
+    _killed(killed, "rules.increment.spliced")
+    assert killed.run().success
+    assert_same_lists(killed.out / "latest", reference.out / "latest")
+
+    rebuilt = Deployment(sample_run.copy_to(tmp_path / "rebuilt").root, landing)
+    with duckdb.connect(str(rebuilt.warehouse.with_suffix(".work.duckdb"))) as con:
+        con.execute("delete from raw.kept_model_files")
+    assert rebuilt.run().success
+    assert_same_lists(rebuilt.out / "latest", reference.out / "latest")
+    for deployment in (reference, killed, rebuilt):
+        with duckdb.connect(str(deployment.warehouse), read_only=True) as con:
+            assert con.sql("select count(*) from raw.kept_model_files").fetchall() == [(2,)]

@@ -39,6 +39,7 @@ from typing import Protocol
 import duckdb
 
 from pipelines.claim_counts import CLAIMS, claims_files_in_force
+from pipelines.faults import failpoint
 from pipelines.ingest.quality import files_in, rows_of_files
 from pipelines.ingest.validate import ident
 from pipelines.warehouse import RAW_SCHEMA, raw_kind_is_table, transaction
@@ -89,6 +90,7 @@ class Plan:
     fingerprint: str
     superseded: int
     new: tuple[str, ...] | None
+    scope: int | None = None  # claims whose rows the night rebuilds, when brought forward
 
     @property
     def full(self) -> bool:
@@ -173,7 +175,8 @@ def plan(con: duckdb.DuckDBPyConnection, models: Sequence[IncrementalModel]) -> 
         return full
     if not _gather_scope(con, new):
         return full
-    return Plan(in_force, full.fingerprint, full.superseded, new)
+    scope = con.execute(f"select count(*) from {_SCOPE}").fetchone()[0]
+    return Plan(in_force, full.fingerprint, full.superseded, new, scope)
 
 
 def _gather_scope(con: duckdb.DuckDBPyConnection, new: Sequence[str]) -> bool:
@@ -256,6 +259,7 @@ def apply(
             )
             con.execute(f"insert into {model.table} select * from {relations[model.table]}")
             seconds[model.table] += time.perf_counter() - started
+        failpoint("rules.increment.spliced")
         record(con, night)
     for relation in (_SCOPE, *relations.values()):
         con.execute(f"drop table if exists {relation}")

@@ -94,10 +94,14 @@ class ModelResult(NamedTuple):
     table: str
     rows: int | None  # None for a view: counting it would evaluate it once more
     seconds: float
+    # An incremental model brought forward: the claims whose rows tonight rebuilt.
+    rebuilt_claims: int | None = None
 
     def summary(self) -> str:
         """What the run log says of the model."""
         built = "a view" if self.rows is None else f"{self.rows:,} rows"
+        if self.rebuilt_claims is not None:
+            built += f" (brought forward: {self.rebuilt_claims:,} claims rebuilt)"
         return f"{self.table}: {built} in {self.seconds:.2f}s"
 
 
@@ -297,7 +301,8 @@ def build_models(
         else:
             rows = materialize(con, model)
         seconds = time.perf_counter() - started + brought.get(model.table, 0.0)
-        results.append(ModelResult(model.table, rows, seconds))
+        scope = night.scope if model.table in brought and night is not None else None
+        results.append(ModelResult(model.table, rows, seconds, scope))
         failpoint(f"rules.after.{model.name}")
         if night is not None and night.full and index == last_incremental:
             increment.record(con, night)
