@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
 import shutil
 from pathlib import Path
 
@@ -53,6 +54,7 @@ HEADER = [
     "paid_amount",
 ]
 ELIGIBILITY_HEADER = ["member_id", "enrollment_start_date", "birth_date", "in_ecm"]
+MEMBERS = ("M1", "M2", "M3", "M4")
 INCREMENTAL = [m.table for m in discover_models() if m.incremental and m.materialized == "table"]
 COMPARED = [
     *INCREMENTAL,
@@ -169,8 +171,12 @@ def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
     return con.execute(f"select * from {table} order by all").fetchall()
 
 
-def test_tables_brought_forward_equal_tables_rebuilt_every_night(tmp_path: Path):
-    landing = tmp_path / "landing"
+def _side_by_side(root: Path, nights: list[list[dict[str, str]]]) -> duckdb.DuckDBPyConnection:
+    """Run the nights through two warehouses, one bringing its incremental tables forward and
+    one rebuilding them every night; after each night every compared table must hold the
+    same rows. Returns the first warehouse's connection; fails unless every night after the
+    first brought its tables forward."""
+    landing = root / "landing"
     landing.mkdir()
     write_csv(
         landing / "eligibility_1.csv",
@@ -181,22 +187,27 @@ def test_tables_brought_forward_equal_tables_rebuilt_every_night(tmp_path: Path)
                 "birth_date": "1980-01-15",
                 "in_ecm": "false",
             }
-            for m in ("M1", "M2", "M3", "M4")
+            for m in MEMBERS
         ],
         ELIGIBILITY_HEADER,
     )
-    (tmp_path / "kept").mkdir()
-    (tmp_path / "rebuilt").mkdir()
-    kept = duckdb.connect(str(tmp_path / "kept" / "w.duckdb"))
-    rebuilt = duckdb.connect(str(tmp_path / "rebuilt" / "w.duckdb"))
+    (root / "kept").mkdir()
+    (root / "rebuilt").mkdir()
+    kept = duckdb.connect(str(root / "kept" / "w.duckdb"))
+    rebuilt = duckdb.connect(str(root / "rebuilt" / "w.duckdb"))
     brought_forward = []
-    for night, lines in enumerate(NIGHTS, start=1):
+    for night, lines in enumerate(nights, start=1):
         write_csv(landing / f"medical_claims_{night}.csv", lines, HEADER)
         brought_forward.append(_night(kept, landing, night, forget=False))
         assert not _night(rebuilt, landing, night, forget=True)
         for table in COMPARED:
             assert _rows(kept, table) == _rows(rebuilt, table), (night, table)
-    assert brought_forward == [False, True, True, True]
+    assert brought_forward == [False] + [True] * (len(nights) - 1)
+    return kept
+
+
+def test_tables_brought_forward_equal_tables_rebuilt_every_night(tmp_path: Path):
+    kept = _side_by_side(tmp_path, NIGHTS)
 
     # What the nights did, read from the tables (so the comparison above compared something).
     versions = dict(
@@ -233,6 +244,55 @@ def test_tables_brought_forward_equal_tables_rebuilt_every_night(tmp_path: Path)
     assert kept.execute(
         "select claim_id, member_id, principal_diagnosis_code from intermediate.int_stay_claims"
     ).fetchall() == [("C6", "M1", "J069")]
+
+
+def _random_nights(seed: int, nights: int) -> list[list[dict[str, str]]]:
+    """Nights of random deliveries over a few claims: new claims (some replacing or voiding a
+    random claim, delivered or not), lines delivered again with other content (another
+    kind, member, diagnosis, paid date or original), and lines added to earlier claims."""
+    rng = random.Random(seed)
+    delivered: dict[str, int] = {}  # claim id -> its highest line number so far
+    out = []
+
+    def line(claim_id: str, number: int) -> dict[str, str]:
+        fields = {
+            "paid_date": f"2026-06-{rng.randint(1, 28):02d}",
+            "principal_diagnosis_code": rng.choice(["J069", "", "S0990XA", "I214"]),
+        }
+        if rng.random() < 0.4:
+            fields["claim_frequency_code"] = rng.choice(["7", "8"])
+            fields["original_claim_id"] = rng.choice([*delivered, "GHOST"])
+        kind = rng.choice(["ed", "stay", "office", "ed_pro"])
+        return _line(claim_id, number, rng.choice(MEMBERS), kind, rng.randint(1, 170), **fields)
+
+    for night in range(nights):
+        lines: dict[tuple[str, int], dict[str, str]] = {}
+        for event in range(rng.randint(6, 12)):
+            roll = rng.random()
+            if roll < 0.4 or not delivered:
+                claim_id = f"N{night}-{event}"
+                numbers = range(1, rng.randint(1, 3) + 1)
+            elif roll < 0.8:
+                claim_id = rng.choice(sorted(delivered))
+                numbers = [rng.randint(1, delivered[claim_id])]
+            else:
+                claim_id = rng.choice(sorted(delivered))
+                numbers = [delivered[claim_id] + 1]
+            for number in numbers:
+                lines[(claim_id, number)] = line(claim_id, number)
+        for claim_id, number in lines:
+            delivered[claim_id] = max(delivered.get(claim_id, 0), number)
+        out.append(list(lines.values()))
+    return out
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_random_nights_brought_forward_equal_rebuilt(tmp_path: Path, seed: int):
+    nights = _random_nights(seed, 4)
+    kept = _side_by_side(tmp_path, nights)
+    # The nights made version families, and the families reached the ED lines.
+    assert kept.execute("select count(*) from intermediate.int_claim_links").fetchone()[0] > 3
+    assert kept.execute("select count(*) from intermediate.int_ed_lines").fetchone()[0] > 3
 
 
 def test_a_night_rebuilds_when_its_inputs_differ_from_the_record(tmp_path: Path):
