@@ -9,7 +9,8 @@ replacements and voids, a correction that makes an office claim an ED claim, a l
 to a claim delivered earlier, a replacement whose original arrives later, a claim whose two
 lines name different originals (joining two families), a replacement corrected into an
 original (splitting its family), a replacement cycle delivered over two nights, a claim
-moved to another member, and a principal diagnosis taken away from a claim's first line.
+moved to another member (a stay claim, then an ED claim in no family), and a principal
+diagnosis taken away from a claim's first line.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ NIGHTS: list[list[dict[str, str]]] = [
         _line("C7", 1, "M2", "ed", 100),
         _line("V9", 1, "M3", "ed_pro", 50, **_voids("R9")),
     ],
+    # Night 5: C7, a claim in no family, moved to M1: M2's visit of it goes too.
+    [_line("C7", 1, "M1", "ed", 100)],
 ]
 
 

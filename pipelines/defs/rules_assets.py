@@ -88,8 +88,8 @@ def _metadata(
         **table_metadata(con, result.table, result.rows, preview=is_mart),
         "seconds": round(result.seconds, 3),
         # Brought forward by tonight's claims files (pipelines/rules/increment.py): the claims
-        # whose rows were rebuilt; absent when the model was built from every line.
-        **({"rebuilt_claims": result.rebuilt_claims} if result.rebuilt_claims is not None else {}),
+        # or members whose rows were rebuilt; absent when the model was built from every line.
+        **({f"rebuilt_{result.rebuilt[1]}": result.rebuilt[0]} if result.rebuilt else {}),
         "as_of": as_of.isoformat(),
         "rules_version": rules_version,
     }

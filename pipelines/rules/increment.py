@@ -1,4 +1,4 @@
-"""Claim-level models brought forward night to night instead of rebuilt from every line.
+"""Claim- and member-level models brought forward night to night, not rebuilt from every line.
 
 Every row of a model marked `-- incremental: claim` (the claim lines' staging,
 int_claim_links, int_claim_versions, int_ed_lines, int_stay_claims) depends only on the lines
@@ -12,10 +12,13 @@ night's claims files touch a few of those families, so the night rebuilds only t
    it was among last night's links;
 2. the lines in force of the scope's claims (`apply`): one read of the raw layer,
    semi-joined to the scope;
-3. each incremental model's own SQL over those lines alone (its references rewritten to the
-   scope's temporary tables), so each rule stays in its SQL file, stated once;
-4. in one transaction, each incremental table loses the scope's rows and gains the rebuilt
-   ones, and raw.kept_model_files records the claims files the tables now include.
+3. each claim-incremental model's own SQL over those lines alone (its references rewritten to
+   the scope's temporary tables), so each rule stays in its SQL file, stated once;
+4. in one transaction, each claim-incremental table loses the scope's rows and gains the
+   rebuilt ones; then each model marked `-- incremental: member` (int_ed_claim_visits: every
+   row depends on one member's rows of the claim-level tables) is rebuilt, with its own SQL,
+   for the members of the scope's claims before and after tonight; and
+   raw.kept_model_files records the claims files the tables now include.
 
 The tables are rebuilt from every line instead, and the record written once they are, unless
 the record describes them and tonight's inputs only add to it: not on the first night, after
@@ -64,6 +67,7 @@ _SCOPE = "increment_scope"
 _FRONTIER = "increment_frontier"
 _NEXT = "increment_next"
 _LINES = "increment_lines"
+_MEMBERS = "increment_members"
 
 
 class IncrementalModel(Protocol):
@@ -75,7 +79,7 @@ class IncrementalModel(Protocol):
     name: str
     path: Path
     materialized: str
-    incremental: bool
+    incremental: str | None
 
     def sql_over(self, relations: Mapping[str, str]) -> str: ...
 
@@ -211,9 +215,10 @@ def _gather_scope(con: duckdb.DuckDBPyConnection, new: Sequence[str]) -> bool:
 
 
 def _columns_read(con: duckdb.DuckDBPyConnection, models: Sequence[IncrementalModel]) -> list[str]:
-    """The claim line columns the incremental models name. The scope's lines carry only these:
-    the read of every line decodes what it selects (44 of 63 columns: 3.3 s against 5.6 s at
-    1M members), and a model that read one more, through a `*`, would fail on it, not miss it.
+    """The claim line columns the claim-incremental models name. The scope's lines carry only
+    these: the read of every line decodes what it selects (44 of 63 columns: 3.3 s against
+    5.6 s at 1M members), and a model that read one more, through a `*`, would fail on it, not
+    miss it.
     """
     text = "\n".join(m.path.read_text() for m in models)
     return [
@@ -225,45 +230,90 @@ def _columns_read(con: duckdb.DuckDBPyConnection, models: Sequence[IncrementalMo
     ]
 
 
+@dataclass(frozen=True)
+class Brought:
+    """What `apply` did per incremental model: seconds, and the claims or members whose rows
+    it rebuilt (count, 'claims' or 'members')."""
+
+    seconds: dict[str, float]
+    rebuilt: dict[str, tuple[int, str]]
+
+
+def _has_member_id(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".", 1)
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_columns() where database_name = current_database() "
+            "and schema_name = ? and table_name = ? and column_name = 'member_id'",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
 def apply(
     con: duckdb.DuckDBPyConnection, models: Sequence[IncrementalModel], night: Plan
-) -> dict[str, float]:
-    """Bring the incremental tables forward to tonight (module docstring, steps 2 to 4);
-    returns the seconds spent per incremental model (the read of the scope's lines counts
-    to the first)."""
-    incremental = [m for m in models if m.incremental]
+) -> Brought:
+    """Bring the incremental tables forward to tonight (module docstring, steps 2 to 4).
+    The read of the scope's lines counts to the first model's seconds."""
+    by_claim = [m for m in models if m.incremental == "claim"]
+    by_member = [m for m in models if m.incremental == "member"]
     started = time.perf_counter()
-    columns = ", ".join(f"r.{ident(c)}" for c in _columns_read(con, incremental))
+    columns = ", ".join(f"r.{ident(c)}" for c in _columns_read(con, by_claim))
     con.execute(
         f"create or replace temp table {_LINES} as select {columns} "
         f"from {CLAIM_LINES_IN_FORCE} r semi join {_SCOPE} s on s.claim_id = r.claim_id"
     )
-    relations = {CLAIM_LINES_IN_FORCE: _LINES} | {
-        m.table: f"increment_{m.name}" for m in incremental
-    }
-    seconds = dict.fromkeys((m.table for m in incremental), 0.0)
-    seconds[incremental[0].table] = time.perf_counter() - started
-    for model in incremental:
+    relations = {CLAIM_LINES_IN_FORCE: _LINES} | {m.table: f"increment_{m.name}" for m in by_claim}
+    seconds = dict.fromkeys((m.table for m in [*by_claim, *by_member]), 0.0)
+    seconds[by_claim[0].table] = time.perf_counter() - started
+    for model in by_claim:
         started = time.perf_counter()
         con.execute(
             f"create or replace temp table {relations[model.table]} as {model.sql_over(relations)}"
         )
         seconds[model.table] += time.perf_counter() - started
+    tables = [m for m in by_claim if m.materialized == "table"]
+    # The members of the scope's claims, before and after tonight: a member-incremental model's
+    # rows of those members are rebuilt from the claim tables brought forward.
+    with_members = [m for m in tables if _has_member_id(con, m.table)]
+    con.execute(
+        f"create or replace temp table {_MEMBERS} as select distinct member_id from ("
+        + " union all ".join(
+            f"select member_id from {m.table} semi join {_SCOPE} using (claim_id) "
+            f"union all select member_id from {relations[m.table]}"
+            for m in with_members
+        )
+        + ") where member_id is not null"
+    )
+    members = con.execute(f"select count(*) from {_MEMBERS}").fetchone()[0]
     with transaction(con):
-        for model in incremental:
-            if model.materialized != "table":
-                continue
+        for model in tables:
             started = time.perf_counter()
             con.execute(
                 f"delete from {model.table} where claim_id in (select claim_id from {_SCOPE})"
             )
             con.execute(f"insert into {model.table} select * from {relations[model.table]}")
             seconds[model.table] += time.perf_counter() - started
+        of_members = {
+            m.table: f"(select * from {m.table} semi join {_MEMBERS} using (member_id))"
+            for m in [*tables, *by_member]
+        }
+        for model in by_member:
+            started = time.perf_counter()
+            rebuilt = f"increment_{model.name}"
+            con.execute(f"create or replace temp table {rebuilt} as {model.sql_over(of_members)}")
+            con.execute(
+                f"delete from {model.table} where member_id in (select member_id from {_MEMBERS})"
+            )
+            con.execute(f"insert into {model.table} select * from {rebuilt}")
+            con.execute(f"drop table {rebuilt}")
+            seconds[model.table] += time.perf_counter() - started
         failpoint("rules.increment.spliced")
         record(con, night)
-    for relation in (_SCOPE, *relations.values()):
+    for relation in (_SCOPE, _MEMBERS, *relations.values()):
         con.execute(f"drop table if exists {relation}")
-    return seconds
+    rebuilt_claims = {m.table: (night.scope or 0, "claims") for m in by_claim}
+    return Brought(seconds, rebuilt_claims | {m.table: (members, "members") for m in by_member})
 
 
 def record(con: duckdb.DuckDBPyConnection, night: Plan) -> None:

@@ -34,10 +34,12 @@ LAYERS = ("staging", "intermediate", "marts")
 # A model is a table unless its header says `-- materialized: view` (staging's rename-only
 # models, and wide row-level models whose consumers read few columns of few rows).
 _MATERIALIZED = re.compile(r"^--\s*materialized:\s*(table|view)\s*$", re.MULTILINE)
-# A model is brought forward night to night, rebuilt only for the claims tonight's claims files
-# touch, when its header says `-- incremental: claim`: each of its rows depends only on the
-# lines in force of the claims of one version family (pipelines/rules/increment.py).
-_INCREMENTAL = re.compile(r"^--\s*incremental:\s*claim\s*$", re.MULTILINE)
+# A model is brought forward night to night (pipelines/rules/increment.py) when its header says
+# `-- incremental: claim` (each of its rows depends only on the lines in force of the claims of
+# one version family: rebuilt for the claims tonight's claims files touch) or
+# `-- incremental: member` (each row depends only on one member's rows of incremental models:
+# rebuilt for those claims' members).
+_INCREMENTAL = re.compile(r"^--\s*incremental:\s*(claim|member)\s*$", re.MULTILINE)
 _REFERENCE = re.compile(r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 _RAW_REFERENCE = re.compile(r"\braw\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 # Code lists (ref tables of code_system, code) that models test every claim line against, also
@@ -57,7 +59,7 @@ class Model:
     depends_on: frozenset[str]
     materialized: str = "table"
     raw_reads: frozenset[str] = frozenset()
-    incremental: bool = False
+    incremental: str | None = None  # 'claim' or 'member' (_INCREMENTAL)
 
     @property
     def table(self) -> str:
@@ -94,14 +96,15 @@ class ModelResult(NamedTuple):
     table: str
     rows: int | None  # None for a view: counting it would evaluate it once more
     seconds: float
-    # An incremental model brought forward: the claims whose rows tonight rebuilt.
-    rebuilt_claims: int | None = None
+    # An incremental model brought forward: how many claims or members tonight rebuilt the
+    # rows of, and which ('claims' or 'members').
+    rebuilt: tuple[int, str] | None = None
 
     def summary(self) -> str:
         """What the run log says of the model."""
         built = "a view" if self.rows is None else f"{self.rows:,} rows"
-        if self.rebuilt_claims is not None:
-            built += f" (brought forward: {self.rebuilt_claims:,} claims rebuilt)"
+        if self.rebuilt is not None:
+            built += f" (brought forward: {self.rebuilt[0]:,} {self.rebuilt[1]} rebuilt)"
         return f"{self.table}: {built} in {self.seconds:.2f}s"
 
 
@@ -137,7 +140,7 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
                 frozenset(refs),
                 found.group(1) if found else "table",
                 frozenset(raw_reads),
-                bool(_INCREMENTAL.search(text)),
+                incremental.group(1) if (incremental := _INCREMENTAL.search(text)) else None,
             )
         known = {m.table for m in ordered} | {m.table for m in models.values()}
         for model in models.values():
@@ -165,21 +168,24 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
 
 
 def _check_incremental(earlier: list[Model], models: dict[str, Model]) -> None:
-    """An incremental model reads only incremental models and the claim lines in force (and
-    code lists): what the night rebuilds for a few claims must depend on nothing else."""
-    incremental = {m.table for m in earlier if m.incremental} | {
-        m.table for m in models.values() if m.incremental
-    }
+    """What the night rebuilds for a few claims or members must depend on nothing else: a
+    claim-incremental model reads only claim-incremental models and the claim lines in force,
+    a member-incremental one only incremental models (both may read code lists)."""
+    every = [*earlier, *models.values()]
+    by_claim = {m.table for m in every if m.incremental == "claim"}
+    allowed = {"claim": by_claim, "member": {m.table for m in every if m.incremental}}
+    raw_allowed = {"claim": {CLAIM_LINES_IN_FORCE}, "member": set()}
     for model in models.values():
         if not model.incremental:
             continue
         text = _strip_comments(model.path.read_text())
-        other_reads = model.depends_on - incremental
+        other_reads = model.depends_on - allowed[model.incremental]
         raw_reads = set(re.findall(r"\braw\.[a-z_0-9]+(?:\([^)]*\))?", text, re.IGNORECASE))
-        if other_reads or raw_reads - {CLAIM_LINES_IN_FORCE}:
+        bad = other_reads | (raw_reads - raw_allowed[model.incremental])
+        if bad:
             raise ValueError(
-                f"{model.table} is incremental but reads "
-                f"{', '.join(sorted(other_reads | (raw_reads - {CLAIM_LINES_IN_FORCE})))}"
+                f"{model.table} is incremental by {model.incremental} but reads "
+                f"{', '.join(sorted(bad))}"
             )
 
 
@@ -287,8 +293,9 @@ def build_models(
     night = increment.plan(con, models) if kept_counts else None
     if night is not None and night.full:
         increment.forget(con)
-    brought = increment.apply(con, models, night) if night and not night.full else {}
-    drop_model_tables(con, [m for m in models if m.table not in brought])
+    brought = increment.apply(con, models, night) if night and not night.full else None
+    rebuilt = brought.rebuilt if brought else {}
+    drop_model_tables(con, [m for m in models if m.table not in rebuilt])
     last_incremental = max(
         (i for i, m in enumerate(models) if m.incremental and m.materialized == "table"),
         default=None,
@@ -296,13 +303,14 @@ def build_models(
     results = []
     for index, model in enumerate(models):
         started = time.perf_counter()
-        if model.table in brought and model.materialized == "table":
+        if model.table in rebuilt and model.materialized == "table":
             rows = con.execute(f"select count(*) from {model.table}").fetchall()[0][0]
         else:
             rows = materialize(con, model)
-        seconds = time.perf_counter() - started + brought.get(model.table, 0.0)
-        scope = night.scope if model.table in brought and night is not None else None
-        results.append(ModelResult(model.table, rows, seconds, scope))
+        seconds = time.perf_counter() - started
+        if brought is not None:
+            seconds += brought.seconds.get(model.table, 0.0)
+        results.append(ModelResult(model.table, rows, seconds, rebuilt.get(model.table)))
         failpoint(f"rules.after.{model.name}")
         if night is not None and night.full and index == last_incremental:
             increment.record(con, night)
