@@ -275,14 +275,15 @@ def apply(
     tables = [m for m in by_claim if m.materialized == "table"]
     # The members of the scope's claims, before and after tonight: a member-incremental model's
     # rows of those members are rebuilt from the claim tables brought forward.
-    with_members = [m for m in tables if _has_member_id(con, m.table)]
+    members_of = [
+        f"select member_id from {m.table} semi join {_SCOPE} using (claim_id) "
+        f"union all select member_id from {relations[m.table]}"
+        for m in tables
+        if _has_member_id(con, m.table)
+    ] or ["select cast(null as varchar) as member_id"]
     con.execute(
         f"create or replace temp table {_MEMBERS} as select distinct member_id from ("
-        + " union all ".join(
-            f"select member_id from {m.table} semi join {_SCOPE} using (claim_id) "
-            f"union all select member_id from {relations[m.table]}"
-            for m in with_members
-        )
+        + " union all ".join(members_of)
         + ") where member_id is not null"
     )
     members = con.execute(f"select count(*) from {_MEMBERS}").fetchone()[0]
