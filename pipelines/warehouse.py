@@ -361,6 +361,17 @@ def landed_relation(
     )
 
 
+def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """`schema.table` of every table (not view) in the connection's own database."""
+    return {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database()"
+        ).fetchall()
+    }
+
+
 def raw_kind_is_table(con: duckdb.DuckDBPyConnection, kind: str) -> bool:
     """Whether raw.<kind> is a DuckDB table: a warehouse made by a release before the
     Parquet raw layer (pipelines/ingest/raw_layer.py migrates it)."""

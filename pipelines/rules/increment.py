@@ -45,7 +45,7 @@ from pipelines.claim_counts import CLAIMS, claims_files_in_force
 from pipelines.faults import failpoint
 from pipelines.ingest.quality import files_in, rows_of_files
 from pipelines.ingest.validate import ident
-from pipelines.warehouse import RAW_SCHEMA, raw_kind_is_table, transaction
+from pipelines.warehouse import RAW_SCHEMA, existing_tables, raw_kind_is_table, transaction
 
 # The only raw relation an incremental model may read: the claim lines in force.
 CLAIM_LINES_IN_FORCE = "raw.rows_in_force('medical_claims')"
@@ -146,13 +146,7 @@ def _unledgered_files(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _missing_tables(con: duckdb.DuckDBPyConnection, models: Sequence[IncrementalModel]) -> bool:
-    existing = {
-        f"{schema}.{name}"
-        for schema, name in con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = current_database()"
-        ).fetchall()
-    }
+    existing = existing_tables(con)
     return any(m.table not in existing for m in models if m.materialized == "table")
 
 

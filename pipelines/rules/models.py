@@ -26,7 +26,7 @@ from pipelines.paths import SQL_DIR
 from pipelines.reference import load_reference_tables
 from pipelines.rules import increment
 from pipelines.rules.increment import CLAIM_LINES_IN_FORCE
-from pipelines.warehouse import set_variables
+from pipelines.warehouse import existing_tables, set_variables
 
 # Layers run in this order; a model may read its own layer or an earlier one.
 LAYERS = ("staging", "intermediate", "marts")
@@ -251,13 +251,7 @@ def drop_model_tables(con: duckdb.DuckDBPyConnection, models: list[Model]) -> No
     of 49.8 MiB. The work file is the run's own (analysts read their copy), so a night that
     fails between the drop and the rebuild only leaves the next run more to rebuild.
     """
-    existing = {
-        f"{schema}.{name}"
-        for schema, name in con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = current_database()"
-        ).fetchall()
-    }
+    existing = existing_tables(con)
     dropped = [m.table for m in models if m.materialized == "table" and m.table in existing]
     for table in dropped:
         con.execute(f"drop table {table}")
