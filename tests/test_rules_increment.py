@@ -160,14 +160,13 @@ def _night(con: duckdb.DuckDBPyConnection, landing: Path, night: int, *, forget:
     """Ingest tonight's landing and build the models; returns whether the incremental tables
     were brought forward (rather than rebuilt)."""
     ingest_landing(con, landing, IngestSettings(run_quality=False), run_id=f"n{night}")
-    rules = load_rules()
     if forget:
         increment.forget(con)
-    prepare(con, AS_OF, rules)
-    planned = increment.plan(con, discover_models())
-    build_models(con, AS_OF, rules)
+    results = build_models(con, AS_OF, load_rules())
     assert reconcile(con) == []
-    return planned is not None and not planned.full
+    brought = {r.rebuilt is not None for r in results if r.table in INCREMENTAL}
+    assert len(brought) == 1, "every incremental table brought forward, or none"
+    return brought.pop()
 
 
 def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
