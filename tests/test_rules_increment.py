@@ -151,8 +151,12 @@ NIGHTS: list[list[dict[str, str]]] = [
         _line("C7", 1, "M2", "ed", 100),
         _line("V9", 1, "M3", "ed_pro", 50, **_voids("R9")),
     ],
-    # Night 5: C7, a claim in no family, moved to M1: M2's visit of it goes too.
-    [_line("C7", 1, "M1", "ed", 100)],
+    # Night 5: C7, a claim in no family, moved to M1: M2's visit of it goes too. C8's line has
+    # an impossible date: quarantined at ingest, it never reaches the models.
+    [
+        _line("C7", 1, "M1", "ed", 100),
+        _line("C8", 1, "M1", "ed", 100, service_from_date="2026-13-45"),
+    ],
 ]
 
 
@@ -210,6 +214,9 @@ def _side_by_side(root: Path, nights: list[list[dict[str, str]]]) -> duckdb.Duck
 
 def test_tables_brought_forward_equal_tables_rebuilt_every_night(tmp_path: Path):
     kept = _side_by_side(tmp_path, NIGHTS)
+    assert kept.execute(
+        "select source_file, source_row, column_name, original_value from raw.quarantine"
+    ).fetchall() == [("medical_claims_5.csv", 2, "service_from_date", "2026-13-45")]
 
     # What the nights did, read from the tables (so the comparison above compared something).
     versions = dict(
