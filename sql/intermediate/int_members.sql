@@ -43,15 +43,6 @@ claims_without_eligibility as (
         on eligibility.member_id = claim_members.member_id
 ),
 
-universe as (
-    select member_id from eligibility
-    union
-    select claim_lines.member_id
-    from claim_lines
-    semi join claims_without_eligibility
-        on claims_without_eligibility.member_id = claim_lines.member_id
-),
-
 spans as (
     select
         eligibility.*,
@@ -61,31 +52,47 @@ spans as (
     cross join periods
 ),
 
-latest_span as (
-    select *
-    from spans
-    qualify row_number() over (
-        partition by member_id
-        order by enrollment_start_date desc
-    ) = 1
-),
-
-program_span as (
-    select *
-    from spans
-    qualify row_number() over (
-        partition by member_id
-        order by covers_as_of desc, enrollment_start_date desc
-    ) = 1
-),
-
+-- One pass over the spans: the latest span's demographics, the program span's flags (the
+-- covering span, latest-starting first, else the latest span), enrollment and death. A key is
+-- (member_id, enrollment_start_date), so no two spans of a member tie on their start.
 member_spans as (
     select
-        member_id,
-        bool_or(covers_as_of) as is_enrolled,
-        min(death_date) as death_date
+        spans.member_id,
+        arg_max(
+            {
+                'birth_date': spans.birth_date,
+                'sex': spans.sex,
+                'county': spans.county,
+                'plan_code': spans.plan_code,
+                'aid_code': spans.aid_code,
+                'pcp_npi': spans.pcp_npi
+            },
+            spans.enrollment_start_date
+        ) as latest_span,
+        arg_max(
+            {
+                'in_ecm': spans.in_ecm,
+                'hospice': spans.hospice,
+                'pace': spans.pace,
+                'waiver_1915c': spans.waiver_1915c
+            },
+            {'covers_as_of': spans.covers_as_of, 'start': spans.enrollment_start_date}
+        ) as program_span,
+        bool_or(spans.covers_as_of) as is_enrolled,
+        min(spans.death_date) as death_date
     from spans
-    group by member_id
+    group by spans.member_id
+),
+
+-- Everyone in eligibility, plus the members with claim lines in force and no eligibility row
+-- (no member is in both parts).
+universe as (
+    select member_id from member_spans
+    union all
+    select distinct claim_lines.member_id
+    from claim_lines
+    semi join claims_without_eligibility
+        on claims_without_eligibility.member_id = claim_lines.member_id
 ),
 
 latest_status as (
@@ -105,35 +112,32 @@ latest_status as (
 aged as (
     select
         universe.member_id,
-        latest_span.birth_date,
-        year(periods.as_of) - year(latest_span.birth_date)
+        member_spans.latest_span.birth_date as birth_date,
+        year(periods.as_of) - year(member_spans.latest_span.birth_date)
         - case
             when month(periods.as_of) * 100 + day(periods.as_of)
-                < month(latest_span.birth_date) * 100 + day(latest_span.birth_date)
+                < month(member_spans.latest_span.birth_date) * 100
+                + day(member_spans.latest_span.birth_date)
                 then 1
             else 0
         end as age,
-        latest_span.sex,
-        latest_span.county,
-        latest_span.plan_code,
-        latest_span.aid_code,
-        latest_span.pcp_npi,
-        latest_span.member_id is not null as has_eligibility,
+        member_spans.latest_span.sex as sex,
+        member_spans.latest_span.county as county,
+        member_spans.latest_span.plan_code as plan_code,
+        member_spans.latest_span.aid_code as aid_code,
+        member_spans.latest_span.pcp_npi as pcp_npi,
+        member_spans.member_id is not null as has_eligibility,
         coalesce(member_spans.is_enrolled, false) as is_enrolled,
         member_spans.death_date,
         coalesce(member_spans.death_date <= periods.as_of, false) as is_deceased,
-        coalesce(program_span.in_ecm, false) as in_ecm,
-        coalesce(program_span.hospice, false) as hospice,
-        coalesce(program_span.pace, false) as pace,
-        coalesce(program_span.waiver_1915c, false) as waiver_1915c,
+        coalesce(member_spans.program_span.in_ecm, false) as in_ecm,
+        coalesce(member_spans.program_span.hospice, false) as hospice,
+        coalesce(member_spans.program_span.pace, false) as pace,
+        coalesce(member_spans.program_span.waiver_1915c, false) as waiver_1915c,
         latest_status.status as care_management_status,
         latest_status.status_date as care_management_status_date
     from universe
     cross join periods
-    left join latest_span
-        on latest_span.member_id = universe.member_id
-    left join program_span
-        on program_span.member_id = universe.member_id
     left join member_spans
         on member_spans.member_id = universe.member_id
     left join latest_status
