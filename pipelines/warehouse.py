@@ -182,7 +182,8 @@ def in_force_macros() -> list[str]:
     in force. A rejected file is never a snapshot, so the previous one stays until a good one.
     Accumulating kinds (claims) have none.
     raw.rows_in_force(kind): raw.<kind>'s rows of files not out of force that no later row
-    superseded (raw.superseded_rows).
+    superseded (raw.superseded_rows). `relation :=` names a relation of raw.<kind>'s columns
+    to judge instead (a view over some of its files: the rows in force among those).
     """
     snapshots = ", ".join(f"'{k.name}'" for k in FILE_KINDS.values() if k.snapshot)
     return [
@@ -201,9 +202,9 @@ from files, latest_snapshot
 where files.delivery_seq < latest_snapshot.delivery_seq
 """,
         f"""
-create or replace macro {RAW_SCHEMA}.rows_in_force(k) as table
+create or replace macro {RAW_SCHEMA}.rows_in_force(k, relation := null) as table
 select r.*
-from query_table('{RAW_SCHEMA}.' || k) r
+from query_table(coalesce(relation, '{RAW_SCHEMA}.' || k)) r
 anti join {RAW_SCHEMA}.files_out_of_force(k) f
     on f.file_sha256 = r._file_sha256
 anti join {RAW_SCHEMA}.superseded_rows s

@@ -20,6 +20,7 @@ from pipelines.ingest.fastpath import _holds_control_character
 from pipelines.ingest.raw_layer import (
     LAYOUT_FILE,
     RawLayoutError,
+    files_holding,
     files_overlapping,
     key_index_path,
 )
@@ -392,6 +393,41 @@ def test_earlier_files_outside_the_key_range_are_not_read_and_corrections_still_
         "select source_file, source_row, by_source_file, reason from raw.superseded_rows"
     ).fetchall() == [("medical_claims_2.parquet", 5, "medical_claims_3.parquet", "correction")]
     assert reconcile(con) == []
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_files_holding_finds_exactly_the_files_with_the_claims(tmp_path, keep):
+    """Kept files are found through their key indexes, bucketed files through their own claim
+    ids; the answer keeps the order of the paths asked about."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(6, "A"))
+    write_contract_parquet(landing / "medical_claims_2.parquet", MEDICAL_CLAIMS, _claims(6, "B"))
+    con = _ingest(tmp_path / "w.duckdb", landing, keep)
+    paths = [
+        p for (p,) in con.execute("select path from raw.raw_files order by path desc").fetchall()
+    ]
+    assert all(is_landed(p) == keep for p in paths)
+
+    def holding(*claims: str) -> list[str]:
+        keys = " union all ".join(f"select {literal(c)} as claim_id" for c in claims)
+        return files_holding(con, MEDICAL_CLAIMS, paths, keys)
+
+    def brute_force(*claims: str) -> list[str]:
+        return [
+            p
+            for p in paths
+            if con.execute(
+                f"select count(*) from {raw_relation(MEDICAL_CLAIMS, [p])} "
+                f"where claim_id in ({', '.join(literal(c) for c in claims)})"
+            ).fetchone()[0]
+        ]
+
+    for claims in [("A3",), ("B2",), ("A1", "B4"), ("A0", "A5"), ("Z9",)]:
+        assert holding(*claims) == brute_force(*claims), claims
+    assert holding("Z9") == []
+    assert len(holding("A1", "B4")) == 2  # one file each (kept), or one bucket file each
+    assert files_holding(con, MEDICAL_CLAIMS, [], "select 'A1' as claim_id") == []
 
 
 def test_a_control_character_in_a_contract_parquet_file_takes_the_full_checks(tmp_path):

@@ -25,12 +25,14 @@ import duckdb
 import pytest
 
 from pipelines.config import load_rules
+from pipelines.contract import MEDICAL_CLAIMS
 from pipelines.ingest import IngestSettings, ingest_landing, reconcile
 from pipelines.paths import SQL_DIR
 from pipelines.rules import increment
 from pipelines.rules.models import build_models, discover_models, prepare
+from pipelines.warehouse import is_landed
 from tests.builders import RawBuilder, build
-from tests.ingest_helpers import write_csv
+from tests.ingest_helpers import write_contract_parquet, write_csv
 
 AS_OF = dt.date(2026, 6, 30)
 HEADER = [
@@ -177,11 +179,14 @@ def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
     return con.execute(f"select * from {table} order by all").fetchall()
 
 
-def _side_by_side(root: Path, nights: list[list[dict[str, str]]]) -> duckdb.DuckDBPyConnection:
+def _side_by_side(
+    root: Path, nights: list[list[dict[str, str]]], landing_format: str = "csv"
+) -> duckdb.DuckDBPyConnection:
     """Run the nights through two warehouses, one bringing its incremental tables forward and
     one rebuilding them every night; after each night every compared table must hold the
     same rows. Returns the first warehouse's connection; fails unless every night after the
-    first brought its tables forward."""
+    first brought its tables forward. Claims land as CSV (written into the raw layer by
+    bucket) or as contract Parquet (kept as delivered, found through their key indexes)."""
     landing = root / "landing"
     landing.mkdir()
     write_csv(
@@ -203,12 +208,24 @@ def _side_by_side(root: Path, nights: list[list[dict[str, str]]]) -> duckdb.Duck
     rebuilt = duckdb.connect(str(root / "rebuilt" / "w.duckdb"))
     brought_forward = []
     for night, lines in enumerate(nights, start=1):
-        write_csv(landing / f"medical_claims_{night}.csv", lines, HEADER)
+        if landing_format == "csv":
+            write_csv(landing / f"medical_claims_{night}.csv", lines, HEADER)
+        else:
+            write_contract_parquet(
+                landing / f"medical_claims_{night}.parquet", MEDICAL_CLAIMS, lines
+            )
         brought_forward.append(_night(kept, landing, night, forget=False))
         assert not _night(rebuilt, landing, night, forget=True)
         for table in COMPARED:
             assert _rows(kept, table) == _rows(rebuilt, table), (night, table)
     assert brought_forward == [False] + [True] * (len(nights) - 1)
+    paths = [
+        p
+        for (p,) in kept.execute(
+            "select path from raw.raw_files where kind = 'medical_claims'"
+        ).fetchall()
+    ]
+    assert all(is_landed(p) == (landing_format == "parquet") for p in paths)
     return kept
 
 
@@ -255,6 +272,17 @@ def test_tables_brought_forward_equal_tables_rebuilt_every_night(tmp_path: Path)
     ).fetchall() == [("C6", "M1", "J069")]
 
 
+def test_kept_landing_files_brought_forward_equal_rebuilt(tmp_path: Path):
+    """The first four nights as contract Parquet: a night's scope is read from the kept files
+    holding its claims, found through their key indexes (night 5's impossible date cannot be
+    written as a Parquet date)."""
+    kept = _side_by_side(tmp_path, NIGHTS[:4], "parquet")
+    current = kept.execute(
+        "select claim_id from intermediate.int_claim_versions where is_current order by 1"
+    ).fetchall()
+    assert current == [("B",), ("C5",), ("J",), ("R2",)]  # as after night 5
+
+
 def _random_nights(seed: int, nights: int) -> list[list[dict[str, str]]]:
     """Nights of random deliveries over a few claims: new claims (some replacing or voiding a
     random claim, delivered or not), lines delivered again with other content (another
@@ -295,10 +323,12 @@ def _random_nights(seed: int, nights: int) -> list[list[dict[str, str]]]:
     return out
 
 
-@pytest.mark.parametrize("seed", [7, 11])
-def test_random_nights_brought_forward_equal_rebuilt(tmp_path: Path, seed: int):
+@pytest.mark.parametrize(("seed", "landing_format"), [(7, "csv"), (11, "csv"), (7, "parquet")])
+def test_random_nights_brought_forward_equal_rebuilt(
+    tmp_path: Path, seed: int, landing_format: str
+):
     nights = _random_nights(seed, 4)
-    kept = _side_by_side(tmp_path, nights)
+    kept = _side_by_side(tmp_path, nights, landing_format)
     # The nights made version families, and the families reached the ED lines.
     assert kept.execute("select count(*) from intermediate.int_claim_links").fetchone()[0] > 3
     assert kept.execute("select count(*) from intermediate.int_ed_lines").fetchone()[0] > 3

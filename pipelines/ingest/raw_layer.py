@@ -479,6 +479,37 @@ def files_sharing_keys(
     return [p for p in paths if p in shared]
 
 
+def files_holding(
+    con: duckdb.DuckDBPyConnection, kind: FileKind, paths: list[str], keys: str
+) -> list[str]:
+    """The raw files of `paths` (in their order) holding a row whose first key column value
+    `keys` (SQL of a relation with that column) has, found from that column alone: a landed
+    file's key index, a bucketed file's own column.
+
+    Why: the lines of a few claims are read from the files that hold them, not from every
+    file. At 1M members a steady night's claims were in 1 of 27 raw files; reading the claim
+    id of every line to find it took 0.6 s, reading every line's 44 columns 1.9 s."""
+    if not paths or not kind.key:
+        return paths
+    first = ident(kind.key[0])
+    read_of = {key_index_path(p) if is_landed(p) else p: p for p in paths}
+    landed = [r for r, p in read_of.items() if is_landed(p)]
+    bucketed = [r for r, p in read_of.items() if not is_landed(p)]
+    scans = " union all ".join(
+        f"select filename, {first} from read_parquet({path_list(group)}, filename = true)"
+        for group in (landed, bucketed)
+        if group
+    )
+    found = {
+        read_of[name]
+        for (name,) in con.execute(
+            f"select distinct k.filename from ({scans}) k "
+            f"semi join ({keys}) s on s.{first} = k.{first}"
+        ).fetchall()
+    }
+    return [p for p in paths if p in found]
+
+
 def overlapping(ranges: dict[str, tuple[Any, Any]]) -> set[str]:
     """The names whose closed range [min, max] overlaps another name's, sorted once."""
     ordered = sorted(ranges.items(), key=lambda item: item[1])

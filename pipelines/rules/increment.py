@@ -10,7 +10,8 @@ night's claims files touch a few of those families, so the night rebuilds only t
    scope is closed under tonight's links as well: a link in force tonight comes either from a
    line of tonight's files (both its ends are in the scope) or from an earlier line, and then
    it was among last night's links;
-2. the lines in force of the scope's claims (`apply`): one read of the raw layer,
+2. the lines in force of the scope's claims (`apply`): the raw files holding a scope claim
+   found from the claim ids alone (raw_layer.files_holding), then those files read,
    semi-joined to the scope;
 3. each claim-incremental model's own SQL over those lines alone (its references rewritten to
    the scope's temporary tables), so each rule stays in its SQL file, stated once;
@@ -43,9 +44,17 @@ import duckdb
 
 from pipelines.claim_counts import CLAIMS, claims_files_in_force
 from pipelines.faults import failpoint
+from pipelines.ingest import raw_layer
 from pipelines.ingest.quality import files_in, rows_of_files
-from pipelines.ingest.validate import ident
-from pipelines.warehouse import RAW_SCHEMA, existing_tables, raw_kind_is_table, transaction
+from pipelines.ingest.validate import ident, literal
+from pipelines.warehouse import (
+    RAW_SCHEMA,
+    existing_tables,
+    raw_kind_is_table,
+    raw_relation,
+    transaction,
+    view_paths,
+)
 
 # The only raw relation an incremental model may read: the claim lines in force.
 CLAIM_LINES_IN_FORCE = "raw.rows_in_force('medical_claims')"
@@ -67,6 +76,7 @@ _SCOPE = "increment_scope"
 _FRONTIER = "increment_frontier"
 _NEXT = "increment_next"
 _LINES = "increment_lines"
+_RAW = "increment_raw"
 _MEMBERS = "increment_members"
 
 
@@ -253,10 +263,18 @@ def apply(
     by_member = [m for m in models if m.incremental == "member"]
     started = time.perf_counter()
     columns = ", ".join(f"r.{ident(c)}" for c in _columns_read(con, by_claim))
+    holding = raw_layer.files_holding(
+        con, CLAIMS, view_paths(con, CLAIMS.name), f"select claim_id from {_SCOPE}"
+    )
+    con.execute(
+        f"create or replace temp view {_RAW} as select * from {raw_relation(CLAIMS, holding)}"
+    )
     con.execute(
         f"create or replace temp table {_LINES} as select {columns} "
-        f"from {CLAIM_LINES_IN_FORCE} r semi join {_SCOPE} s on s.claim_id = r.claim_id"
+        f"from {RAW_SCHEMA}.rows_in_force({literal(CLAIMS.name)}, relation := {literal(_RAW)}) r "
+        f"semi join {_SCOPE} s on s.claim_id = r.claim_id"
     )
+    con.execute(f"drop view {_RAW}")
     relations = {CLAIM_LINES_IN_FORCE: _LINES} | {m.table: f"increment_{m.name}" for m in by_claim}
     seconds = dict.fromkeys((m.table for m in [*by_claim, *by_member]), 0.0)
     seconds[by_claim[0].table] = time.perf_counter() - started
