@@ -396,37 +396,46 @@ def test_earlier_files_outside_the_key_range_are_not_read_and_corrections_still_
 
 
 @pytest.mark.parametrize("keep", [True, False])
-def test_files_holding_finds_exactly_the_files_with_the_claims(tmp_path, keep):
-    """Kept files are found through their key indexes, bucketed files through their own claim
-    ids; the answer keeps the order of the paths asked about."""
+def test_files_holding_leaves_out_the_files_whose_key_range_holds_none_of_the_claims(
+    tmp_path, keep
+):
+    """Kept files by their key indexes' statistics, bucketed files by their own: every file
+    holding one of the claims is kept, in the order asked about, and a file whose claim id
+    range holds none of them is left out."""
     landing = tmp_path / "landing"
     landing.mkdir()
     write_contract_parquet(landing / "medical_claims_1.parquet", MEDICAL_CLAIMS, _claims(6, "A"))
     write_contract_parquet(landing / "medical_claims_2.parquet", MEDICAL_CLAIMS, _claims(6, "B"))
     con = _ingest(tmp_path / "w.duckdb", landing, keep)
-    paths = [
-        p for (p,) in con.execute("select path from raw.raw_files order by path desc").fetchall()
-    ]
+    rows = con.execute(
+        "select f.path, g.source_file from raw.raw_files f join raw.load_ledger g "
+        "using (file_sha256) order by f.path desc"
+    ).fetchall()
+    paths = [p for p, _ in rows]
+    of = dict(rows)
     assert all(is_landed(p) == keep for p in paths)
 
     def holding(*claims: str) -> list[str]:
         keys = " union all ".join(f"select {literal(c)} as claim_id" for c in claims)
         return files_holding(con, MEDICAL_CLAIMS, paths, keys)
 
-    def brute_force(*claims: str) -> list[str]:
-        return [
+    def holders(*claims: str) -> set[str]:
+        return {
             p
             for p in paths
             if con.execute(
                 f"select count(*) from {raw_relation(MEDICAL_CLAIMS, [p])} "
                 f"where claim_id in ({', '.join(literal(c) for c in claims)})"
             ).fetchone()[0]
-        ]
+        }
 
-    for claims in [("A3",), ("B2",), ("A1", "B4"), ("A0", "A5"), ("Z9",)]:
-        assert holding(*claims) == brute_force(*claims), claims
-    assert holding("Z9") == []
-    assert len(holding("A1", "B4")) == 2  # one file each (kept), or one bucket file each
+    for claims in [("A3",), ("B2",), ("A1", "B4"), ("A0", "A5")]:
+        found = holding(*claims)
+        assert holders(*claims) <= set(found), claims
+        assert found == [p for p in paths if p in found], "the order of the paths"
+        landed_in = {"A": "medical_claims_1.parquet", "B": "medical_claims_2.parquet"}
+        assert {of[p] for p in found} == {landed_in[c[0]] for c in claims}
+    assert holding("Z9") == [] and holding("A6") == []  # after every A file's range: none
     assert files_holding(con, MEDICAL_CLAIMS, [], "select 'A1' as claim_id") == []
 
 

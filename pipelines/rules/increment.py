@@ -10,9 +10,8 @@ night's claims files touch a few of those families, so the night rebuilds only t
    scope is closed under tonight's links as well: a link in force tonight comes either from a
    line of tonight's files (both its ends are in the scope) or from an earlier line, and then
    it was among last night's links;
-2. the lines in force of the scope's claims (`apply`): the raw files holding a scope claim
-   found from the claim ids alone (raw_layer.files_holding), then those files read,
-   semi-joined to the scope;
+2. the lines in force of the scope's claims (`apply`): one read of the raw files whose claim
+   id range may hold a scope claim (raw_layer.files_holding), semi-joined to the scope;
 3. each claim-incremental model's own SQL over those lines alone (its references rewritten to
    the scope's temporary tables), so each rule stays in its SQL file, stated once;
 4. in one transaction, each claim-incremental table loses the scope's rows and gains the
