@@ -1,3 +1,4 @@
+-- materialized: view
 -- fct_member_measures
 -- One row per member (everyone in eligibility plus anyone with a counting claim): age, the
 -- 6- and 12-month counts, the best six-month windows, the criteria met, the tier (null when
