@@ -61,6 +61,28 @@ months as (
         on earlier.months_back = month_ends.months_back + 1
 ),
 
+-- The months a span is enrolled on (its start <= the month's end <= its end, an empty end
+-- open) are consecutive, since month ends run back from month 1 (the as-of date): from
+-- first_month (one past the month ends after the span's end) to last_month (the number of
+-- month ends on or after its start); none when first_month > last_month. Counted over the
+-- 12 month ends per span instead of joined: 11M span-months at 1M members.
+month_end_list as (
+    select list(month_end order by month_number) as month_ends from months
+),
+
+span_months as (
+    select
+        eligibility.member_id,
+        1 + len(list_filter(
+            month_end_list.month_ends, lambda e: e > eligibility.enrollment_end_date
+        )) as first_month,
+        len(list_filter(
+            month_end_list.month_ends, lambda e: e >= eligibility.enrollment_start_date
+        )) as last_month
+    from eligibility
+    cross join month_end_list
+),
+
 -- Each member's enrolled months as the bits of one number (bit n: month n; a month once,
 -- whatever the spans), so the member's group (outcomes) is joined once per member, not once per
 -- member-month, and members are counted per group and months before the months are spread
@@ -68,13 +90,14 @@ months as (
 -- model with an out-of-range error, never a wrong count).
 enrolled_month_sets as (
     select
-        eligibility.member_id,
-        bit_or(cast(1 as uhugeint) << cast(months.month_number as uhugeint)) as month_bits
-    from eligibility
-    inner join months
-        on eligibility.enrollment_start_date <= months.month_end
-        and coalesce(eligibility.enrollment_end_date >= months.month_end, true)
-    group by eligibility.member_id
+        member_id,
+        bit_or(
+            ((cast(1 as uhugeint) << cast(last_month - first_month + 1 as uhugeint)) - 1)
+            << cast(first_month as uhugeint)
+        ) as month_bits
+    from span_months
+    where first_month <= last_month
+    group by member_id
 ),
 
 enrolled_by_group as (
