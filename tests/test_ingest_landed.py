@@ -176,6 +176,8 @@ def test_a_file_needing_the_full_checks_is_written_by_bucket(tmp_path):
 
     assert all(bucket is not None for _, bucket, _, _ in _listed(con))
     assert not list((tmp_path / "raw").glob("*/keys/*"))  # the tried key index is gone
+    # and so is the copy made beside it, with its folder
+    assert not list((tmp_path / "raw").glob("*/landed/*"))
     assert con.execute(
         "select revenue_code from raw.medical_claims where claim_id = 'C5'"
     ).fetchone() == ("0450",)
@@ -195,6 +197,7 @@ def test_a_conflicting_duplicate_is_quarantined_and_the_file_written_by_bucket(t
     con = _ingest(tmp_path / "w.duckdb", landing)
 
     assert all(bucket is not None for _, bucket, _, _ in _listed(con))
+    assert not list((tmp_path / "raw").glob("*/landed/*"))  # the tried copy is gone
     assert con.execute("select source_row, reason from raw.quarantine").fetchall() == [
         (7, "duplicate_key")
     ]
