@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -588,8 +588,6 @@ def _kept_as_delivered(
             wait([copy])
     if unclean or n_dup:
         raw_layer.remove_files([index, str(target)])
-        with suppress(OSError):
-            target.parent.rmdir()  # the file's own folder, empty now
         written.remove(index)
         written.remove(str(target))
         return None

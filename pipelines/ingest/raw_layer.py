@@ -327,9 +327,12 @@ def paths_of(con: duckdb.DuckDBPyConnection, kind: str, shas_sql: str | None = N
     ]
 
 
-def remove_files(paths: list[str]) -> None:
-    for p in paths:
-        Path(p).unlink(missing_ok=True)
+def remove_files(paths: list[str] | list[Path]) -> None:
+    """Remove raw files, and a kept landing file's own folder once it is empty."""
+    for p in map(Path, paths):
+        p.unlink(missing_ok=True)
+        if p.parent.parent.name == LANDED_DIR and p.parent.is_dir() and not any(p.parent.iterdir()):
+            p.parent.rmdir()
 
 
 def files_on_disk(folder: Path) -> list[Path]:
@@ -350,10 +353,7 @@ def remove_orphans(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
     """Remove the files under the layout that no committed load put there; returns how many."""
     expected = expected_on_disk(con)
     orphans = [p for p in files_on_disk(folder) if str(p) not in expected]
-    for p in orphans:
-        p.unlink(missing_ok=True)
-        if p.parent.parent.name == LANDED_DIR and not any(p.parent.iterdir()):
-            p.parent.rmdir()
+    remove_files(orphans)
     return len(orphans)
 
 
