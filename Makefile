@@ -32,11 +32,11 @@ $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 run: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pipelines run --as-of $(AS_OF) --landing $(LANDING) --out $(OUT) --warehouse $(WAREHOUSE)
 
-## Install what the tests need, lint, and run the tests.
+## Install what the tests need, lint, and run the tests, one worker per core (pytest-xdist).
 test: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto
 
 ## The Dagster UI with the graph, checks, schedule and sensor.
 dev: install $(DAGSTER_HOME)/dagster.yaml
