@@ -52,6 +52,13 @@ class Deployment:
         return self.root / "warehouse" / "ecm.duckdb"
 
 
+@pytest.fixture(autouse=True)
+def _own_dagster_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run under test records to its own ephemeral instance, never to DAGSTER_HOME: `make
+    test` exports the developer's (the UI's history), which the xdist workers would share."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     deployment = Deployment(tmp_path_factory.mktemp("sample_run"))
