@@ -948,5 +948,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "_child":
-        sys.exit(child_main(sys.argv[2]))
+        from pipelines.cli import exit_without_teardown
+
+        # The child ends as `python -m pipelines` does: its wall is the command's.
+        exit_without_teardown(child_main(sys.argv[2]))
     sys.exit(main())

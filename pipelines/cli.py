@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
+import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from pipelines.accounting import summary_lines
 from pipelines.adapt import command as adapt_command
@@ -165,6 +168,21 @@ def backfill(args: argparse.Namespace) -> int:
             return code
         day += dt.timedelta(days=1)
     return 0
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process once it has answered, without the interpreter's teardown.
+
+    Why: finalizing Dagster's, GX's and SQLAlchemy's module graphs took another 0.65 s of
+    every run's wall, a fixed cost a user and the nightly schedule waited for while nothing
+    was left to do. Call it only when everything the process writes is committed, closed and
+    published (the warehouse connections are closed by their resources, the Dagster instance
+    by its context manager); the log handlers and the standard streams are flushed here.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
